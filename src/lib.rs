@@ -1,0 +1,3 @@
+//! consentry: a reverse proxy that enforces cookie consent.
+
+pub mod policy;
