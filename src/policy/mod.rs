@@ -7,3 +7,5 @@
 pub mod categories;
 pub mod consent;
 pub mod cookie_header;
+pub mod glob;
+pub mod rules;
