@@ -138,7 +138,9 @@ mod tests {
     #[test]
     fn overlap_witness_is_sound() {
         // When overlap says yes for two globs, the witness really matches both.
-        let pats = ["a*", "*a", "a*b", "ab*", "*ab", "a*b*", "*a*b", "b*a", "*", "ab*ba"];
+        let pats = [
+            "a*", "*a", "a*b", "ab*", "*ab", "a*b*", "*a*b", "b*a", "*", "ab*ba",
+        ];
         for a in pats {
             for b in pats {
                 let claimed = overlap(a, b);

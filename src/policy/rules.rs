@@ -46,7 +46,10 @@ pub enum RuleError {
         second_category: CategoryId,
     },
     /// A pattern the matcher cannot use (empty).
-    Invalid { pattern: String, reason: &'static str },
+    Invalid {
+        pattern: String,
+        reason: &'static str,
+    },
 }
 
 /// A byte trie whose nodes hold the globs keyed by the path to them.
@@ -230,7 +233,8 @@ impl Matcher {
             }
         };
         self.prefixed.walk(name.iter().copied(), &mut consider);
-        self.suffixed.walk(name.iter().rev().copied(), &mut consider);
+        self.suffixed
+            .walk(name.iter().rev().copied(), &mut consider);
         best
     }
 
@@ -266,7 +270,9 @@ impl Matcher {
 /// absorb `b`'s (a sufficient condition, good enough for warnings).
 fn covers(a: &str, b: &str) -> bool {
     // Replace each `*` of b with a byte that no literal of a contains, then a must still match.
-    let filler = (1u8..=31).find(|c| !a.as_bytes().contains(c)).unwrap_or(0x1f);
+    let filler = (1u8..=31)
+        .find(|c| !a.as_bytes().contains(c))
+        .unwrap_or(0x1f);
     let probe: Vec<u8> = b
         .bytes()
         .map(|c| if c == b'*' { filler } else { c })
@@ -351,7 +357,10 @@ mod tests {
         ]);
         assert_eq!(class(&m, "abc.appUserId").unwrap().0, "*.appUserId");
         assert_eq!(class(&m, "_hjSession_77").unwrap().0, "_hjSession_*");
-        assert_eq!(class(&m, "xoptimizelyEndUserId").unwrap().0, "*optimizelyEnd*");
+        assert_eq!(
+            class(&m, "xoptimizelyEndUserId").unwrap().0,
+            "*optimizelyEnd*"
+        );
         assert_eq!(class(&m, "pre-mid-suf").unwrap().0, "pre*mid*suf");
         assert_eq!(class(&m, "pre-suf"), None);
         assert_eq!(class(&m, "appUserId"), None);
@@ -425,8 +434,20 @@ mod tests {
         ];
         let m = matcher(&patterns);
         let names = [
-            "_ga", "_ga_X", "_gid", "_gcl_aw", "user_id", "_g_id", "mysessionid", "xayz", "xyz",
-            "xz", "", "_", "session", "_ga_session",
+            "_ga",
+            "_ga_X",
+            "_gid",
+            "_gcl_aw",
+            "user_id",
+            "_g_id",
+            "mysessionid",
+            "xayz",
+            "xyz",
+            "xz",
+            "",
+            "_",
+            "session",
+            "_ga_session",
         ];
         for name in names {
             // Brute force: exact first, then the heaviest glob, first declared on ties.

@@ -1,0 +1,161 @@
+//! Expiring cookies the browser already holds, on every domain they may have been set on.
+//!
+//! A cookie set by a page script on `.example.com` is a different cookie from a host-only one on
+//! `www.example.com`, and a browser deletes it only for a `Set-Cookie` naming the same domain and
+//! path. So each cookie gets one expiring line for the host-only cookie and one per domain from
+//! the request host up to its registrable domain (public suffix list), never on a public suffix.
+
+use std::net::IpAddr;
+
+/// `Expires` in the past, for user agents that ignore `Max-Age`.
+const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+/// The host of a `Host` header or URI authority, lowercased, without port or IPv6 brackets.
+pub fn normalize_host(authority: &str) -> String {
+    let a = authority.trim().trim_end_matches('.');
+    let host = if let Some(rest) = a.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else if a.matches(':').count() == 1 {
+        a.split(':').next().unwrap_or("")
+    } else {
+        a
+    };
+    host.to_ascii_lowercase()
+}
+
+/// The domains to send `Domain=` deletions for: the host itself and each parent down to the
+/// registrable domain. Empty for IP addresses, single-label hosts and public suffixes.
+pub fn cookie_domains(host: &str) -> Vec<&str> {
+    if host.is_empty() || host.parse::<IpAddr>().is_ok() || !host.contains('.') {
+        return Vec::new();
+    }
+    let registrable = match psl::domain_str(host) {
+        Some(d) => d,
+        None => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut d = host;
+    loop {
+        out.push(d);
+        if d.len() <= registrable.len() {
+            break;
+        }
+        match d.find('.') {
+            Some(i) => d = &d[i + 1..],
+            None => break,
+        }
+    }
+    out
+}
+
+/// The expiring `Set-Cookie` lines for one cookie name: host-only and each domain of
+/// [`cookie_domains`], for `Path=/` and each extra path.
+pub fn expiring_lines(name: &str, host: &str, extra_paths: &[Box<str>]) -> Vec<String> {
+    let secure = name.starts_with("__Secure-") || name.starts_with("__Host-");
+    let host_only = name.starts_with("__Host-");
+    let domains = if host_only {
+        Vec::new()
+    } else {
+        cookie_domains(host)
+    };
+    let mut out = Vec::with_capacity((1 + domains.len()) * (1 + extra_paths.len()));
+    let paths = std::iter::once("/").chain(extra_paths.iter().map(|p| &**p));
+    for path in paths {
+        if host_only && path != "/" {
+            continue;
+        }
+        let base = format!(
+            "{name}=; Max-Age=0; Expires={EPOCH}; Path={path}{}",
+            if secure { "; Secure" } else { "" }
+        );
+        for d in &domains {
+            out.push(format!("{base}; Domain={d}"));
+        }
+        out.push(base);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_normalized() {
+        assert_eq!(normalize_host("WWW.Example.COM:8080"), "www.example.com");
+        assert_eq!(normalize_host("example.com."), "example.com");
+        assert_eq!(normalize_host("[::1]:8080"), "::1");
+        assert_eq!(normalize_host("::1"), "::1");
+        assert_eq!(normalize_host("127.0.0.1:80"), "127.0.0.1");
+    }
+
+    #[test]
+    fn domains_down_to_the_registrable_domain() {
+        assert_eq!(
+            cookie_domains("www.shop.example.co.uk"),
+            vec![
+                "www.shop.example.co.uk",
+                "shop.example.co.uk",
+                "example.co.uk"
+            ]
+        );
+        assert_eq!(
+            cookie_domains("www.example.com"),
+            vec!["www.example.com", "example.com"]
+        );
+        assert_eq!(cookie_domains("example.com"), vec!["example.com"]);
+        assert_eq!(
+            cookie_domains("demo.localtest.me"),
+            vec!["demo.localtest.me", "localtest.me"]
+        );
+    }
+
+    #[test]
+    fn no_domain_lines_for_ips_single_labels_and_suffixes() {
+        assert!(cookie_domains("127.0.0.1").is_empty());
+        assert!(cookie_domains("::1").is_empty());
+        assert!(cookie_domains("localhost").is_empty());
+        assert!(cookie_domains("co.uk").is_empty());
+        assert!(cookie_domains("github.io").is_empty());
+        assert!(cookie_domains("").is_empty());
+    }
+
+    #[test]
+    fn idn_hosts_in_punycode() {
+        assert_eq!(
+            cookie_domains("www.xn--mnchen-3ya.de"),
+            vec!["www.xn--mnchen-3ya.de", "xn--mnchen-3ya.de"]
+        );
+    }
+
+    #[test]
+    fn lines_for_host_only_and_each_domain() {
+        let lines = expiring_lines("_ga", "www.example.com", &[]);
+        assert_eq!(
+            lines,
+            vec![
+                "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=www.example.com",
+                "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=example.com",
+                "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
+            ]
+        );
+        for l in &lines {
+            assert!(crate::policy::set_cookie::is_deletion(l.as_bytes(), 0));
+        }
+    }
+
+    #[test]
+    fn extra_paths_and_prefixed_names() {
+        let lines = expiring_lines("_fbp", "127.0.0.1", &["/shop".into()]);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].contains("Path=/shop"));
+        let host = expiring_lines("__Host-id", "www.example.com", &["/shop".into()]);
+        assert_eq!(
+            host,
+            vec!["__Host-id=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Secure"]
+        );
+        let sec = expiring_lines("__Secure-x", "example.com", &[]);
+        assert!(sec.iter().all(|l| l.contains("; Secure")));
+        assert_eq!(sec.len(), 2);
+    }
+}

@@ -1,0 +1,468 @@
+//! Judging cookies against a visitor's consent: `Set-Cookie` lines on the response, and the
+//! cookies the browser sent on the request (cleanup and stripping).
+//!
+//! The functions here report every decision to a [`Observer`] instead of building lists, so the
+//! proxy counts metrics without allocating and `explain` collects the same decisions to print.
+
+use http::header::{HeaderMap, HeaderValue, SET_COOKIE};
+
+use super::categories::CategoryId;
+use super::consent::Consent;
+use super::cookie_header;
+use super::rules::RuleId;
+use super::{set_cookie, Class, Mode, Policy};
+
+/// What happens to one `Set-Cookie` line.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Pass,
+    Block,
+    /// `report-only`: it would have been blocked, and is kept.
+    WouldBlock,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Pass => "pass",
+            Action::Block => "block",
+            Action::WouldBlock => "would-block",
+        }
+    }
+}
+
+/// The judgement of one `Set-Cookie` line.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub class: Class,
+    /// The category the line was judged under; `None` when unclassified (and not mapped).
+    pub category: Option<CategoryId>,
+    pub action: Action,
+    /// The line deletes its cookie (and so passes whatever the consent).
+    pub deletion: bool,
+}
+
+impl Verdict {
+    pub fn rule(&self) -> Option<RuleId> {
+        match self.class {
+            Class::Rule(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Receives each decision the filter makes.
+pub trait Observer {
+    /// One `Set-Cookie` line was judged. `name` is the name it presents.
+    fn set_cookie(&mut self, _line: &[u8], _name: &[u8], _verdict: &Verdict) {}
+    /// An expiring line was added for a cookie the browser sent.
+    fn deletion(&mut self, _name: &str, _category: CategoryId, _line: &str) {}
+    /// A request cookie was removed from the `Cookie` header sent upstream.
+    fn stripped(&mut self, _name: &str, _category: CategoryId) {}
+}
+
+/// An observer that ignores everything.
+pub struct Ignore;
+impl Observer for Ignore {}
+
+impl Policy {
+    /// Judges one `Set-Cookie` line at time `now` (seconds since the epoch).
+    pub fn judge<'l>(&self, consent: &Consent, line: &'l [u8], now: i64) -> (Verdict, &'l [u8]) {
+        let name = set_cookie::presented_name(line);
+        let class = self.classify(name);
+        let category = self.category_of(class);
+        let granted = match class {
+            Class::Consent => true,
+            _ => match category {
+                Some(c) => consent.allowed.contains(c),
+                None => self.unclassified == super::Unclassified::Allow,
+            },
+        };
+        let (action, deletion) = if granted {
+            (Action::Pass, false)
+        } else if set_cookie::is_deletion(line, now) {
+            (Action::Pass, true)
+        } else if self.mode == Mode::ReportOnly {
+            (Action::WouldBlock, false)
+        } else {
+            (Action::Block, false)
+        };
+        (
+            Verdict {
+                class,
+                category,
+                action,
+                deletion,
+            },
+            name,
+        )
+    }
+
+    /// Filters the `Set-Cookie` lines of a response in place. Kept lines stay the very same
+    /// `HeaderValue`s, in their order. Returns whether any line was removed.
+    pub fn filter_set_cookies(
+        &self,
+        consent: &Consent,
+        headers: &mut HeaderMap,
+        now: i64,
+        obs: &mut impl Observer,
+    ) -> bool {
+        // First pass: judge, and remember which lines go (a bit mask for the usual short lists).
+        let mut mask: u64 = 0;
+        let mut overflow: Vec<bool> = Vec::new();
+        let mut any = false;
+        for (i, value) in headers.get_all(SET_COOKIE).iter().enumerate() {
+            let (verdict, name) = self.judge(consent, value.as_bytes(), now);
+            obs.set_cookie(value.as_bytes(), name, &verdict);
+            let block = verdict.action == Action::Block;
+            any |= block;
+            if i < 64 {
+                mask |= (block as u64) << i;
+            } else {
+                if overflow.is_empty() {
+                    overflow.resize(64, false);
+                }
+                overflow.push(block);
+            }
+        }
+        if !any {
+            return false;
+        }
+        let values: Vec<HeaderValue> = match headers.entry(SET_COOKIE) {
+            http::header::Entry::Occupied(e) => e.remove_entry_mult().1.collect(),
+            http::header::Entry::Vacant(_) => return false,
+        };
+        for (i, value) in values.into_iter().enumerate() {
+            let block = if i < 64 {
+                mask & (1 << i) != 0
+            } else {
+                overflow[i]
+            };
+            if !block {
+                headers.append(SET_COOKIE, value);
+            }
+        }
+        true
+    }
+
+    /// The request-side plan for the cookies a browser sent: which to expire on the response and
+    /// the `Cookie` header to forward without them. Does nothing in `report-only` mode or when
+    /// both features are off.
+    pub fn plan_request<'h>(&self, consent: &Consent, cookie_header: &'h str) -> RequestPlan<'h> {
+        let mut plan = RequestPlan::default();
+        if self.mode == Mode::ReportOnly || (!self.cleanup && !self.strip_request) {
+            return plan;
+        }
+        for pair in cookie_header::pairs(cookie_header) {
+            let name = pair.presented_name();
+            if let Some(category) = self.request_cookie_denied(consent, name) {
+                plan.denied.push((name, category));
+            }
+        }
+        if plan.denied.is_empty() {
+            return plan;
+        }
+        if self.strip_request {
+            let kept: Vec<&str> = cookie_header::pairs(cookie_header)
+                .filter(|p| {
+                    self.request_cookie_denied(consent, p.presented_name())
+                        .is_none()
+                })
+                .map(|p| p.raw)
+                .collect();
+            plan.forward = Some(if kept.is_empty() {
+                None
+            } else {
+                Some(kept.join("; "))
+            });
+        }
+        plan
+    }
+
+    /// The category of a request cookie that must go, or `None` to keep it. Only cookies some
+    /// rule names (or that `unclassified` maps to a category) are touched: an unknown cookie may
+    /// be the site's own session, and removing it would log visitors out.
+    fn request_cookie_denied(&self, consent: &Consent, name: &str) -> Option<CategoryId> {
+        let class = self.classify(name.as_bytes());
+        if matches!(class, Class::Consent) {
+            return None;
+        }
+        let category = match class {
+            Class::Rule(r) => self.matcher.rule(r).category,
+            Class::Unclassified => match self.unclassified {
+                super::Unclassified::Category(c) => c,
+                _ => return None,
+            },
+            Class::Consent => return None,
+        };
+        if consent.allowed.contains(category) {
+            None
+        } else {
+            Some(category)
+        }
+    }
+
+    /// Reports and returns the expiring lines for a request plan.
+    pub fn cleanup_lines(
+        &self,
+        plan: &RequestPlan<'_>,
+        host: &str,
+        obs: &mut impl Observer,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.cleanup {
+            return out;
+        }
+        let mut done: Vec<&str> = Vec::new();
+        for &(name, category) in &plan.denied {
+            if name.is_empty() || done.contains(&name) {
+                continue;
+            }
+            done.push(name);
+            for line in super::cleanup::expiring_lines(name, host, &self.cleanup_paths) {
+                obs.deletion(name, category, &line);
+                out.push(line);
+            }
+        }
+        out
+    }
+
+    /// Reports each stripped request cookie.
+    pub fn report_stripped(&self, plan: &RequestPlan<'_>, obs: &mut impl Observer) {
+        if plan.forward.is_some() {
+            for &(name, category) in &plan.denied {
+                obs.stripped(name, category);
+            }
+        }
+    }
+}
+
+/// What to do with the cookies a request carried.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestPlan<'h> {
+    /// Request cookies whose category is not allowed, by presented name.
+    pub denied: Vec<(&'h str, CategoryId)>,
+    /// `Some(new header)` when the `Cookie` header must be rewritten (`Some(None)`: removed).
+    pub forward: Option<Option<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::testing::policy;
+    use crate::policy::Unclassified;
+
+    const NOW: i64 = 1_763_900_000;
+
+    #[derive(Default)]
+    struct Collect {
+        lines: Vec<(String, Action, Option<CategoryId>)>,
+        deletions: Vec<String>,
+        stripped: Vec<String>,
+    }
+    impl Observer for Collect {
+        fn set_cookie(&mut self, _line: &[u8], name: &[u8], v: &Verdict) {
+            self.lines
+                .push((String::from_utf8_lossy(name).into(), v.action, v.category));
+        }
+        fn deletion(&mut self, _name: &str, _c: CategoryId, line: &str) {
+            self.deletions.push(line.into());
+        }
+        fn stripped(&mut self, name: &str, _c: CategoryId) {
+            self.stripped.push(name.into());
+        }
+    }
+
+    fn response(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("text/html"));
+        for l in lines {
+            h.append(SET_COOKIE, HeaderValue::from_str(l).unwrap());
+        }
+        h
+    }
+
+    fn set_cookies(h: &HeaderMap) -> Vec<&str> {
+        h.get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    const LINES: &[&str] = &[
+        "_zendesk_session=abc; Path=/; HttpOnly",
+        "_ga=GA1.2.3.4; Path=/; Max-Age=63072000",
+        "_ga_ABC=GS1.1; Path=/",
+        "_fbp=fb.1.2.3; Path=/",
+        "ZD-settings=x; Path=/",
+        "mystery=1; Path=/",
+        "consentry=all; Path=/",
+    ];
+
+    #[test]
+    fn blocks_what_is_not_allowed_and_keeps_order() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=analytics", false);
+        let mut h = response(LINES);
+        let mut obs = Collect::default();
+        assert!(p.filter_set_cookies(&c, &mut h, NOW, &mut obs));
+        assert_eq!(
+            set_cookies(&h),
+            vec![
+                "_zendesk_session=abc; Path=/; HttpOnly",
+                "_ga=GA1.2.3.4; Path=/; Max-Age=63072000",
+                "_ga_ABC=GS1.1; Path=/",
+                "consentry=all; Path=/",
+            ]
+        );
+        assert_eq!(obs.lines.len(), 7);
+        assert_eq!(
+            obs.lines[3],
+            ("_fbp".into(), Action::Block, Some(CategoryId(3)))
+        );
+        assert_eq!(obs.lines[5], ("mystery".into(), Action::Block, None));
+        assert_eq!(obs.lines[6].1, Action::Pass);
+        assert_eq!(h.get("content-type").unwrap(), "text/html");
+    }
+
+    #[test]
+    fn nothing_changes_when_everything_is_allowed() {
+        let p = policy(Mode::Enforce, Unclassified::Allow);
+        let c = p.decide("consentry=all", false);
+        let mut h = response(LINES);
+        let before = h.clone();
+        assert!(!p.filter_set_cookies(&c, &mut h, NOW, &mut Ignore));
+        assert_eq!(h, before);
+    }
+
+    #[test]
+    fn report_only_keeps_everything_and_reports_would_block() {
+        let p = policy(Mode::ReportOnly, Unclassified::Deny);
+        let c = p.decide("", false);
+        let mut h = response(LINES);
+        let mut obs = Collect::default();
+        assert!(!p.filter_set_cookies(&c, &mut h, NOW, &mut obs));
+        assert_eq!(set_cookies(&h).len(), LINES.len());
+        let would: Vec<_> = obs
+            .lines
+            .iter()
+            .filter(|l| l.1 == Action::WouldBlock)
+            .map(|l| l.0.as_str())
+            .collect();
+        assert_eq!(
+            would,
+            vec!["_ga", "_ga_ABC", "_fbp", "ZD-settings", "mystery"]
+        );
+        let plan = p.plan_request(&c, "_ga=1; _fbp=2");
+        assert_eq!(plan, RequestPlan::default());
+    }
+
+    #[test]
+    fn deletions_always_pass() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=none", false);
+        let mut h = response(&[
+            "_ga=; Max-Age=0; Path=/",
+            "_fbp=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            "_gid=x; Max-Age=100",
+        ]);
+        let mut obs = Collect::default();
+        assert!(p.filter_set_cookies(&c, &mut h, NOW, &mut obs));
+        assert_eq!(
+            set_cookies(&h),
+            vec![
+                "_ga=; Max-Age=0; Path=/",
+                "_fbp=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+            ]
+        );
+    }
+
+    #[test]
+    fn unclassified_mapped_to_a_category() {
+        let p = policy(Mode::Enforce, Unclassified::Category(CategoryId(1)));
+        let c = p.decide("consentry=functional", false);
+        let (v, _) = p.judge(&c, b"mystery=1", NOW);
+        assert_eq!(v.action, Action::Pass);
+        assert_eq!(v.category, Some(CategoryId(1)));
+        assert_eq!(p.rule_label(v.class), "(unclassified)");
+        let c = p.decide("consentry=analytics", false);
+        assert_eq!(p.judge(&c, b"mystery=1", NOW).0.action, Action::Block);
+    }
+
+    #[test]
+    fn nameless_cookies_are_judged_by_the_name_they_present() {
+        let p = policy(Mode::Enforce, Unclassified::Allow);
+        let c = p.decide("consentry=none", false);
+        let (v, name) = p.judge(&c, b"=_ga=GA1.2", NOW);
+        assert_eq!(name, b"_ga");
+        assert_eq!(v.action, Action::Block);
+        assert_eq!(p.judge(&c, b"_ga", NOW).0.action, Action::Block);
+    }
+
+    #[test]
+    fn more_than_64_lines() {
+        let p = policy(Mode::Enforce, Unclassified::Allow);
+        let c = p.decide("consentry=none", false);
+        let lines: Vec<String> = (0..150)
+            .map(|i| {
+                if i % 3 == 0 {
+                    format!("_ga_{i}=x")
+                } else {
+                    format!("k{i}=x")
+                }
+            })
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut h = response(&refs);
+        assert!(p.filter_set_cookies(&c, &mut h, NOW, &mut Ignore));
+        let kept = set_cookies(&h);
+        assert_eq!(kept.len(), 100);
+        assert!(kept.iter().all(|l| l.starts_with('k')));
+    }
+
+    #[test]
+    fn request_cookies_of_denied_categories_are_stripped_and_expired() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=functional", false);
+        let header =
+            "_zendesk_session=s; _ga=GA1; consentry=functional; ZD-settings=1; app=2; _gcl_au=3";
+        let plan = p.plan_request(&c, header);
+        assert_eq!(
+            plan.denied,
+            vec![("_ga", CategoryId(2)), ("_gcl_au", CategoryId(3))]
+        );
+        assert_eq!(
+            plan.forward,
+            Some(Some(
+                "_zendesk_session=s; consentry=functional; ZD-settings=1; app=2".into()
+            ))
+        );
+        let mut obs = Collect::default();
+        let lines = p.cleanup_lines(&plan, "www.example.com", &mut obs);
+        assert_eq!(lines.len(), 6);
+        assert!(lines.iter().all(|l| l.contains("Max-Age=0")));
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("_ga=;") && l.ends_with("Domain=example.com")));
+        p.report_stripped(&plan, &mut obs);
+        assert_eq!(obs.stripped, vec!["_ga", "_gcl_au"]);
+    }
+
+    #[test]
+    fn request_header_removed_when_nothing_is_left() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("", false);
+        let plan = p.plan_request(&c, "_ga=1; _fbp=2");
+        assert_eq!(plan.forward, Some(None));
+        let none = p.plan_request(&c, "app=1; other=2");
+        assert_eq!(none, RequestPlan::default());
+    }
+
+    #[test]
+    fn gpc_strips_advertising_even_with_full_consent() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=all", true);
+        let plan = p.plan_request(&c, "consentry=all; _fbp=2; _ga=1");
+        assert_eq!(plan.denied, vec![("_fbp", CategoryId(3))]);
+    }
+}
