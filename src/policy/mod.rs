@@ -5,7 +5,180 @@
 //! the proxy runs.
 
 pub mod categories;
+pub mod cleanup;
 pub mod consent;
+pub mod cookie_date;
 pub mod cookie_header;
+pub mod filter;
 pub mod glob;
 pub mod rules;
+pub mod set_cookie;
+
+use categories::{Categories, CategoryId};
+use consent::{Consent, ConsentPolicy};
+use rules::{Matcher, RuleId};
+
+/// `consent.mode`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Remove what is not consented to.
+    Enforce,
+    /// Count what would be removed and change nothing.
+    ReportOnly,
+}
+
+/// `consent.unclassified`: what a cookie no rule names is judged as.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Unclassified {
+    Deny,
+    Allow,
+    Category(CategoryId),
+}
+
+/// How a cookie name is classified.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// A configured rule names it.
+    Rule(RuleId),
+    /// It is the consent cookie of an enabled source: always essential.
+    Consent,
+    /// No rule names it.
+    Unclassified,
+}
+
+/// The compiled policy: everything needed to decide a request and filter its response.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub categories: Categories,
+    pub matcher: Matcher,
+    pub consent: ConsentPolicy,
+    pub mode: Mode,
+    pub unclassified: Unclassified,
+    pub cleanup: bool,
+    pub cleanup_paths: Vec<Box<str>>,
+    pub strip_request: bool,
+    /// Names of the enabled sources' consent cookies.
+    consent_cookies: Vec<Box<str>>,
+}
+
+impl Policy {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        categories: Categories,
+        matcher: Matcher,
+        consent: ConsentPolicy,
+        mode: Mode,
+        unclassified: Unclassified,
+        cleanup: bool,
+        cleanup_paths: Vec<Box<str>>,
+        strip_request: bool,
+    ) -> Policy {
+        let mut consent_cookies: Vec<Box<str>> = consent
+            .consent_cookie_names()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        consent_cookies.sort();
+        consent_cookies.dedup();
+        Policy {
+            categories,
+            matcher,
+            consent,
+            mode,
+            unclassified,
+            cleanup,
+            cleanup_paths,
+            strip_request,
+            consent_cookies,
+        }
+    }
+
+    /// Decides a request's consent from its joined `Cookie` header and `Sec-GPC: 1`.
+    pub fn decide(&self, cookies: &str, gpc: bool) -> Consent {
+        self.consent.decide(cookies, gpc, &self.categories)
+    }
+
+    pub fn consent_cookies(&self) -> &[Box<str>] {
+        &self.consent_cookies
+    }
+
+    /// Classifies a cookie by the name it presents.
+    pub fn classify(&self, name: &[u8]) -> Class {
+        if self.consent_cookies.iter().any(|c| c.as_bytes() == name) {
+            return Class::Consent;
+        }
+        match self.matcher.classify(name) {
+            Some(rule) => Class::Rule(rule),
+            None => Class::Unclassified,
+        }
+    }
+
+    /// The category a class is judged under: a rule's category, the first required category for
+    /// consent cookies, and for unclassified names the `unclassified` category if one is set.
+    pub fn category_of(&self, class: Class) -> Option<CategoryId> {
+        match class {
+            Class::Rule(r) => Some(self.matcher.rule(r).category),
+            Class::Consent => self.categories.required().iter().next(),
+            Class::Unclassified => match self.unclassified {
+                Unclassified::Category(c) => Some(c),
+                _ => None,
+            },
+        }
+    }
+
+    /// The metrics/explain label of the rule behind a class: the pattern, `(consent)` for consent
+    /// cookies and `(unclassified)` otherwise.
+    pub fn rule_label(&self, class: Class) -> &str {
+        match class {
+            Class::Rule(r) => &self.matcher.rule(r).pattern,
+            Class::Consent => "(consent)",
+            Class::Unclassified => "(unclassified)",
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A small policy shared by unit tests.
+    use super::*;
+    use consent::{SourceSpec, Undecided};
+
+    pub fn policy(mode: Mode, unclassified: Unclassified) -> Policy {
+        let categories = Categories::new([
+            ("essential", true),
+            ("functional", false),
+            ("analytics", false),
+            ("advertising", false),
+        ]);
+        let matcher = Matcher::new([
+            ("_zendesk_session", CategoryId(0)),
+            ("__cf_bm", CategoryId(0)),
+            ("ZD-settings", CategoryId(1)),
+            ("*.conversationStartedAt", CategoryId(1)),
+            ("_ga", CategoryId(2)),
+            ("_ga_*", CategoryId(2)),
+            ("_gid", CategoryId(2)),
+            ("_fbp", CategoryId(3)),
+            ("IDE", CategoryId(3)),
+            ("_gcl_*", CategoryId(3)),
+        ])
+        .unwrap();
+        let consent = ConsentPolicy {
+            sources: vec![SourceSpec::Consentry {
+                cookie: "consentry".into(),
+            }],
+            undecided: Undecided::Deny,
+            gpc: [CategoryId(3)].into_iter().collect(),
+        };
+        Policy::new(
+            categories,
+            matcher,
+            consent,
+            mode,
+            unclassified,
+            true,
+            Vec::new(),
+            true,
+        )
+    }
+}

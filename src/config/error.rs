@@ -1,0 +1,98 @@
+//! Configuration errors: every one names the file, the key (and line where known) and the reason.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// Dotted key path (`consent.gpc`, `categories.analytics.cookies`), empty for the whole file.
+    pub key: String,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(file: &Path, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            key: key.into(),
+            line: None,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn at_line(mut self, line: Option<usize>) -> ConfigError {
+        self.line = line;
+        self
+    }
+
+    /// Converts a TOML parse or type error, recovering the line and the dotted key from the span.
+    pub fn from_toml(file: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+        let (line, key) = match err.span() {
+            Some(span) => (
+                Some(line_of(text, span.start)),
+                key_at(text, span.start).unwrap_or_default(),
+            ),
+            None => (None, String::new()),
+        };
+        ConfigError {
+            file: file.to_path_buf(),
+            key,
+            line,
+            reason: err.message().trim().to_string(),
+        }
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The dotted key written on the line holding `offset`: the nearest `[table]` header above it
+/// joined with the key before `=` on that line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let trimmed = line.trim();
+    let header = |l: &str| -> Option<String> {
+        let l = l.trim();
+        let inner = l
+            .strip_prefix("[[")
+            .and_then(|r| r.strip_suffix("]]"))
+            .or_else(|| l.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
+        Some(inner.trim().to_string())
+    };
+    if let Some(h) = header(trimmed) {
+        return Some(h);
+    }
+    let key = trimmed.split('=').next()?.trim().trim_matches('"');
+    let table = text[..start].lines().rev().find_map(header);
+    Some(match table {
+        Some(t) if !key.is_empty() => format!("{t}.{key}"),
+        Some(t) => t,
+        None => key.to_string(),
+    })
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}

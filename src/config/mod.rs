@@ -1,0 +1,620 @@
+//! Configuration: the TOML file types ([`file`]) are converted into one validated [`Config`].
+//! Nothing outside this module sees the file types, and nothing here does network I/O.
+
+pub mod error;
+pub mod file;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::ConfigError;
+use file::{FileConfig, IncludeFile};
+
+use crate::policy::categories::{Categories, CategoryId, MAX_CATEGORIES};
+use crate::policy::consent::{ConsentPolicy, SourceKind, SourceSpec, Undecided};
+use crate::policy::rules::{Matcher, RuleError};
+use crate::policy::{Mode, Policy, Unclassified};
+
+/// The default configuration path of `run`, `check` and `explain`.
+pub const DEFAULT_PATH: &str = "config/consentry.toml";
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub listen: Listen,
+    pub tls: Option<Tls>,
+    pub server: Server,
+    pub admin: Admin,
+    pub upstream: Upstream,
+    pub policy: Arc<Policy>,
+    /// Things worth telling the operator that do not stop the configuration from loading.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub sni: Vec<SniCert>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SniCert {
+    pub host: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    pub workers: usize,
+    pub shutdown_grace: Duration,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_connections: usize,
+    /// `None`: unlimited.
+    pub max_body_bytes: Option<u64>,
+    pub max_concurrent_streams: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admin {
+    pub listen: Option<SocketAddr>,
+    pub token: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub uri: http::Uri,
+    pub https: bool,
+    pub authority: http::uri::Authority,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub ca: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path` and its includes.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, "", format!("cannot read the file: {e}")))?;
+        Config::from_str(path, &text)
+    }
+
+    /// Parses and validates `text` as if read from `path` (includes are read relative to it).
+    pub fn from_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        build(path, text, file)
+    }
+}
+
+fn duration_or(d: Option<Duration>, default: Duration) -> Duration {
+    d.unwrap_or(default)
+}
+
+fn parse_addr(path: &Path, key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse::<SocketAddr>().map_err(|_| {
+        ConfigError::new(
+            path,
+            key,
+            format!("\"{v}\" is not an address with a port, such as \"127.0.0.1:8080\" or \"[::]:8080\""),
+        )
+    })
+}
+
+/// Characters a cookie pattern may not contain: they cannot be part of a cookie name.
+fn bad_pattern_char(c: char) -> bool {
+    c.is_control() || matches!(c, ';' | ',' | '=' | ' ' | '\t' | '"')
+}
+
+fn valid_category_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigError> {
+    let err = |key: &str, reason: String| ConfigError::new(path, key, reason);
+    let mut warnings = Vec::new();
+
+    // [listen]
+    let listen = Listen {
+        http: file
+            .listen
+            .http
+            .as_deref()
+            .map(|v| parse_addr(path, "listen.http", v))
+            .transpose()?,
+        https: file
+            .listen
+            .https
+            .as_deref()
+            .map(|v| parse_addr(path, "listen.https", v))
+            .transpose()?,
+    };
+    if listen.http.is_none() && listen.https.is_none() {
+        return Err(err(
+            "listen",
+            "no listener: set listen.http and/or listen.https".into(),
+        ));
+    }
+
+    // [tls]
+    let tls = file.tls.as_ref().map(|t| Tls {
+        cert: resolve(path, &t.cert),
+        key: resolve(path, &t.key),
+        sni: t
+            .sni
+            .iter()
+            .map(|s| SniCert {
+                host: s.host.to_ascii_lowercase(),
+                cert: resolve(path, &s.cert),
+                key: resolve(path, &s.key),
+            })
+            .collect(),
+    });
+    if listen.https.is_some() && tls.is_none() {
+        return Err(err(
+            "listen.https",
+            "an https listener needs a [tls] table with cert and key".into(),
+        ));
+    }
+    if listen.https.is_none() && tls.is_some() {
+        warnings.push("[tls] is set but listen.https is not: TLS is not used".into());
+    }
+
+    // [server]
+    let s = &file.server;
+    let workers = match s.workers {
+        Some(0) => return Err(err("server.workers", "must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let max_header_bytes = s.max_header_bytes.unwrap_or(65536);
+    if max_header_bytes < 8192 {
+        return Err(err(
+            "server.max_header_bytes",
+            "must be at least 8192 (hyper's smallest read buffer)".into(),
+        ));
+    }
+    let server = Server {
+        workers,
+        shutdown_grace: duration_or(s.shutdown_grace, Duration::from_secs(30)),
+        header_read_timeout: duration_or(s.header_read_timeout, Duration::from_secs(10)),
+        idle_timeout: duration_or(s.idle_timeout, Duration::from_secs(60)),
+        max_header_bytes,
+        max_headers: s.max_headers.unwrap_or(100),
+        max_connections: s.max_connections.unwrap_or(25_000),
+        max_body_bytes: match s.max_body_bytes {
+            None | Some(0) => None,
+            Some(n) => Some(n),
+        },
+        max_concurrent_streams: s.max_concurrent_streams.unwrap_or(200),
+    };
+    for (key, d) in [
+        ("server.header_read_timeout", server.header_read_timeout),
+        ("server.idle_timeout", server.idle_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(err(key, "must be longer than 0s".into()));
+        }
+    }
+    if server.max_connections == 0 {
+        return Err(err("server.max_connections", "must be at least 1".into()));
+    }
+
+    // [admin]
+    let admin = Admin {
+        listen: match file.admin.listen.as_deref() {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            Some("") => None,
+            Some(v) => Some(parse_addr(path, "admin.listen", v)?),
+        },
+        token: file.admin.token.clone().filter(|t| !t.is_empty()),
+    };
+    if let Some(a) = admin.listen {
+        if !a.ip().is_loopback() && admin.token.is_none() {
+            warnings.push(format!(
+                "admin.listen {a} is not a loopback address and admin.token is not set: metrics are open to the network"
+            ));
+        }
+    }
+
+    // [upstream]
+    let up = file.upstream.as_ref().ok_or_else(|| {
+        err(
+            "upstream.url",
+            "missing: set the URL of the site behind the proxy".into(),
+        )
+    })?;
+    let uri: http::Uri = up
+        .url
+        .parse()
+        .map_err(|e| err("upstream.url", format!("\"{}\" is not a URL: {e}", up.url)))?;
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(err(
+                "upstream.url",
+                format!("\"{}\" must start with http:// or https://", up.url),
+            ))
+        }
+    };
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| err("upstream.url", format!("\"{}\" has no host", up.url)))?;
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(err(
+            "upstream.url",
+            "a path or query in the upstream URL is not supported: requests keep their own path"
+                .into(),
+        ));
+    }
+    let upstream = Upstream {
+        uri,
+        https,
+        authority,
+        connect_timeout: duration_or(up.connect_timeout, Duration::from_secs(3)),
+        response_timeout: duration_or(up.response_timeout, Duration::from_secs(60)),
+        pool_idle_timeout: duration_or(up.pool_idle_timeout, Duration::from_secs(4)),
+        ca: up.ca.as_deref().map(|c| resolve(path, c)),
+    };
+    if upstream.connect_timeout.is_zero() || upstream.response_timeout.is_zero() {
+        return Err(err(
+            if upstream.connect_timeout.is_zero() {
+                "upstream.connect_timeout"
+            } else {
+                "upstream.response_timeout"
+            },
+            "must be longer than 0s".into(),
+        ));
+    }
+    if upstream.ca.is_some() && !https {
+        warnings.push("upstream.ca is set but the upstream is plain http://".into());
+    }
+
+    let policy = build_policy(path, text, &file, &mut warnings)?;
+
+    Ok(Config {
+        path: path.to_path_buf(),
+        listen,
+        tls,
+        server,
+        admin,
+        upstream,
+        policy: Arc::new(policy),
+        warnings,
+    })
+}
+
+fn build_policy(
+    path: &Path,
+    text: &str,
+    file: &FileConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Policy, ConfigError> {
+    let err = |key: &str, reason: String| ConfigError::new(path, key, reason);
+
+    // [categories.*]
+    if file.categories.is_empty() {
+        return Err(err(
+            "categories",
+            "no categories: define at least one [categories.<name>] table".into(),
+        ));
+    }
+    if file.categories.len() > MAX_CATEGORIES {
+        return Err(err(
+            "categories",
+            format!(
+                "{} categories; at most {MAX_CATEGORIES} are supported",
+                file.categories.len()
+            ),
+        ));
+    }
+    // Declaration order = order in the file (BTreeMap sorts by name, spans keep the file order).
+    let mut decl: Vec<(&String, &toml::Spanned<file::CategoryFile>)> =
+        file.categories.iter().collect();
+    decl.sort_by_key(|(_, c)| c.span().start);
+    for (name, c) in &decl {
+        if !valid_category_name(name) {
+            return Err(err(
+                &format!("categories.{name}"),
+                "a category name may only contain letters, digits, `_` and `-`".into(),
+            )
+            .at_line(Some(error::line_of(text, c.span().start))));
+        }
+    }
+    let categories = Categories::new(decl.iter().map(|(n, c)| (n.as_str(), c.get_ref().required)));
+
+    // Patterns: the main file's, then each include's.
+    let mut patterns: Vec<(String, CategoryId, String)> = Vec::new(); // (pattern, category, origin key)
+    for (name, c) in &decl {
+        let id = categories.lookup(name).expect("declared category");
+        for p in &c.get_ref().cookies {
+            patterns.push((p.clone(), id, format!("categories.{name}.cookies")));
+        }
+    }
+    for inc in &file.include {
+        let inc_path = resolve(path, inc);
+        let inc_text = std::fs::read_to_string(&inc_path).map_err(|e| {
+            err(
+                "include",
+                format!("cannot read included file \"{}\": {e}", inc_path.display()),
+            )
+        })?;
+        let inc_file: IncludeFile = toml::from_str(&inc_text)
+            .map_err(|e| ConfigError::from_toml(&inc_path, &inc_text, &e))?;
+        for (name, c) in &inc_file.categories {
+            let id = categories.lookup(name).ok_or_else(|| {
+                ConfigError::new(
+                    &inc_path,
+                    format!("categories.{name}"),
+                    format!("category \"{name}\" is not defined in {}", path.display()),
+                )
+            })?;
+            for p in &c.cookies {
+                patterns.push((
+                    p.clone(),
+                    id,
+                    format!("categories.{name}.cookies ({})", inc_path.display()),
+                ));
+            }
+        }
+    }
+    for (p, _, key) in &patterns {
+        if p.is_empty() {
+            return Err(err(key, "a cookie pattern cannot be empty".into()));
+        }
+        if let Some(c) = p.chars().find(|&c| bad_pattern_char(c)) {
+            return Err(err(
+                key,
+                format!(
+                    "pattern \"{}\" contains {:?}, which no cookie name can contain",
+                    p.escape_default(),
+                    c
+                ),
+            ));
+        }
+    }
+    let matcher = Matcher::new(patterns.iter().map(|(p, c, _)| (p.as_str(), *c))).map_err(|e| {
+        let name = |id: CategoryId| categories.name(id).to_string();
+        match e {
+            RuleError::DuplicateExact { pattern, first, second } => err(
+                &format!("categories.{}.cookies", name(second)),
+                format!("\"{pattern}\" is listed in both \"{}\" and \"{}\"", name(first), name(second)),
+            ),
+            RuleError::GlobTie { first, first_category, second, second_category } => err(
+                &format!("categories.{}.cookies", name(second_category)),
+                format!(
+                    "\"{second}\" ({}) and \"{first}\" ({}) can match the same name with the same number of literal characters: make one more specific",
+                    name(second_category),
+                    name(first_category)
+                ),
+            ),
+            RuleError::Invalid { pattern, reason } => err("categories", format!("\"{pattern}\": {reason}")),
+        }
+    })?;
+    for rule in matcher.rules() {
+        if rule.is_glob && rule.literal_len < 3 {
+            warnings.push(format!(
+                "categories.{}.cookies: glob \"{}\" has fewer than 3 literal characters and may match far more than intended",
+                categories.name(rule.category),
+                rule.pattern
+            ));
+        }
+    }
+    for (shadowed, by) in matcher.shadowed() {
+        let (s, b) = (matcher.rule(shadowed), matcher.rule(by));
+        warnings.push(format!(
+            "categories.{}.cookies: \"{}\" can never match: \"{}\" ({}) wins for every name it matches",
+            categories.name(s.category),
+            s.pattern,
+            b.pattern,
+            categories.name(b.category)
+        ));
+    }
+
+    // [consent]
+    let c = &file.consent;
+    let lookup_cat = |key: &str, name: &str| {
+        categories.lookup(name).ok_or_else(|| {
+            err(
+                key,
+                format!(
+                    "unknown category \"{name}\" (defined: {})",
+                    names(&categories)
+                ),
+            )
+        })
+    };
+    let mode = match c.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
+        Some("report-only") => Mode::ReportOnly,
+        Some(v) => {
+            return Err(err(
+                "consent.mode",
+                format!("\"{v}\": expected \"enforce\" or \"report-only\""),
+            ))
+        }
+    };
+    let undecided = match c.undecided.as_deref() {
+        None | Some("deny") => Undecided::Deny,
+        Some("grant") => Undecided::Grant,
+        Some(v) => {
+            return Err(err(
+                "consent.undecided",
+                format!("\"{v}\": expected \"deny\" or \"grant\""),
+            ))
+        }
+    };
+    let unclassified = match c.unclassified.as_deref() {
+        None | Some("deny") => Unclassified::Deny,
+        Some("allow") => Unclassified::Allow,
+        Some(v) => Unclassified::Category(lookup_cat("consent.unclassified", v).map_err(|e| {
+            ConfigError {
+                reason: format!("{}; expected \"deny\", \"allow\" or a category", e.reason),
+                ..e
+            }
+        })?),
+    };
+    let native_cookie = c.cookie.clone().unwrap_or_else(|| "consentry".into());
+    if native_cookie.is_empty()
+        || !native_cookie
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b";,=\"\\()<>@:/[]?{}".contains(&b))
+    {
+        return Err(err(
+            "consent.cookie",
+            format!("\"{native_cookie}\" is not a valid cookie name"),
+        ));
+    }
+    let source_names: Vec<String> = c.sources.clone().unwrap_or_else(|| {
+        SourceKind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect()
+    });
+    let mut sources = Vec::new();
+    for (i, name) in source_names.iter().enumerate() {
+        let kind = SourceKind::from_name(name).ok_or_else(|| {
+            err(
+                "consent.sources",
+                format!(
+                    "unknown source \"{name}\" (known: {})",
+                    SourceKind::ALL
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+        if source_names[..i].contains(name) {
+            return Err(err(
+                "consent.sources",
+                format!("\"{name}\" is listed twice"),
+            ));
+        }
+        let spec =
+            SourceSpec::build(kind, c.table(name), &native_cookie, &categories).map_err(|e| {
+                err(
+                    &format!(
+                        "consent.{name}{}{}",
+                        if e.key.is_empty() { "" } else { "." },
+                        e.key
+                    ),
+                    e.reason,
+                )
+            })?;
+        sources.push(spec);
+    }
+    for k in SourceKind::ALL {
+        if c.table(k.name()).is_some() && !source_names.iter().any(|n| n == k.name()) {
+            warnings.push(format!(
+                "[consent.{}] is set but \"{}\" is not in consent.sources",
+                k.name(),
+                k.name()
+            ));
+        }
+    }
+    if sources.is_empty() {
+        warnings.push("consent.sources is empty: no visitor ever decides, consent.undecided applies to everyone".into());
+    }
+    let mut gpc = crate::policy::categories::CategorySet::EMPTY;
+    let gpc_names = c.gpc.clone().unwrap_or_else(|| {
+        if categories.lookup("advertising").is_some() {
+            vec!["advertising".into()]
+        } else {
+            vec![]
+        }
+    });
+    for name in &gpc_names {
+        let id = lookup_cat("consent.gpc", name)?;
+        if categories.required().contains(id) {
+            warnings.push(format!(
+                "consent.gpc: \"{name}\" is required and is never denied"
+            ));
+        }
+        gpc.insert(id);
+    }
+    let cleanup_paths: Vec<Box<str>> = c
+        .cleanup_paths
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    for p in &cleanup_paths {
+        if !p.starts_with('/') || p.chars().any(|ch| ch.is_control() || ch == ';') {
+            return Err(err(
+                "consent.cleanup_paths",
+                format!("\"{p}\" must start with / and contain no `;`"),
+            ));
+        }
+    }
+    let consent = ConsentPolicy {
+        sources,
+        undecided,
+        gpc,
+    };
+    let policy = Policy::new(
+        categories,
+        matcher,
+        consent,
+        mode,
+        unclassified,
+        c.cleanup.unwrap_or(true),
+        cleanup_paths,
+        c.strip_request.unwrap_or(true),
+    );
+    for name in policy.consent_cookies() {
+        if let Some(rule) = policy.matcher.classify(name.as_bytes()) {
+            let r = policy.matcher.rule(rule);
+            if !policy.categories.required().contains(r.category) {
+                warnings.push(format!(
+                    "consent cookie \"{name}\" matches \"{}\" in {}: consent cookies are always essential and are never blocked",
+                    r.pattern,
+                    policy.categories.name(r.category)
+                ));
+            }
+        }
+    }
+    if policy.categories.required().is_empty() {
+        warnings.push(
+            "no category has required = true: only consent cookies are always allowed".into(),
+        );
+    }
+    Ok(policy)
+}
+
+fn names(c: &Categories) -> String {
+    c.ids().map(|i| c.name(i)).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests;
