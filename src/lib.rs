@@ -1,4 +1,12 @@
 //! consentry: a reverse proxy that enforces cookie consent.
 
+pub mod admin;
+pub mod cli;
 pub mod config;
+pub mod explain;
+pub mod logging;
+pub mod metrics;
 pub mod policy;
+pub mod proxy;
+pub mod server;
+pub mod signals;

@@ -1,0 +1,140 @@
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::proxy::Shared;
+
+fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &[u8], expected: &[u8]) -> bool {
+    if given.len() != expected.len() {
+        return false;
+    }
+    given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+fn authorized<B>(req: &Request<B>, token: Option<&str>) -> bool {
+    let Some(token) = token else { return true };
+    req.headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .is_some_and(|given| token_matches(given.trim_ascii(), token.as_bytes()))
+}
+
+/// Answers one admin request.
+pub fn respond<B>(shared: &Shared, req: &Request<B>) -> Response<Full<Bytes>> {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            PLAIN,
+            "method not allowed\n",
+        );
+    }
+    let rt = shared.current.load();
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, PLAIN, "ok\n"),
+        "/readyz" => {
+            if shared.is_draining() {
+                text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "draining\n")
+            } else {
+                text(StatusCode::OK, PLAIN, "ready\n")
+            }
+        }
+        "/metrics" => {
+            if !authorized(req, rt.config.admin.token.as_deref()) {
+                let mut r = text(StatusCode::UNAUTHORIZED, PLAIN, "unauthorized\n");
+                r.headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return r;
+            }
+            text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                shared.metrics.render(),
+            )
+        }
+        _ => text(StatusCode::NOT_FOUND, PLAIN, "not found\n"),
+    }
+}
+
+/// Serves the admin endpoints until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(_) => { tokio::time::sleep(std::time::Duration::from_millis(50)).await; continue }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                let r = respond(&shared, &req);
+                async move { Ok::<_, Infallible>(r) }
+            });
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(10));
+            let conn = b.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.cancelled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        let req = |v: Option<&str>| {
+            let mut b = Request::builder();
+            if let Some(v) = v {
+                b = b.header(AUTHORIZATION, v);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(authorized(&req(None), None));
+        assert!(!authorized(&req(None), Some("s3cret")));
+        assert!(authorized(&req(Some("Bearer s3cret")), Some("s3cret")));
+        assert!(!authorized(&req(Some("Bearer s3cre")), Some("s3cret")));
+        assert!(!authorized(&req(Some("Basic s3cret")), Some("s3cret")));
+    }
+}

@@ -1,0 +1,233 @@
+//! The command line: `run`, `demo`, `check`, `explain`, `import-ocd`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, DEFAULT_PATH};
+use crate::explain;
+use crate::logging::{self, LogFormat};
+use crate::server;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "consentry",
+    version,
+    about = "A reverse proxy that enforces cookie consent"
+)]
+pub struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxy. SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit.
+    Run {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Validate and summarise the configuration; exit 1 with the error on a bad file.
+    Check {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Decide offline, with no network, exactly as the proxy would.
+    Explain {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// The request's Cookie header.
+        #[arg(long)]
+        cookie: Option<String>,
+        /// The request carries `Sec-GPC: 1`.
+        #[arg(long)]
+        gpc: bool,
+        /// The request's host (decides the cleanup domains).
+        #[arg(long)]
+        host: Option<String>,
+        /// A response Set-Cookie line (repeatable).
+        #[arg(long = "set-cookie")]
+        set_cookie: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => {
+            logging::init(cli.log_format);
+            run(config)
+        }
+        Command::Check { config } => check(&config),
+        Command::Explain {
+            config,
+            cookie,
+            gpc,
+            host,
+            set_cookie,
+            json,
+        } => {
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let e = explain::explain(
+                &cfg.policy,
+                &explain::Input {
+                    cookie,
+                    gpc,
+                    host,
+                    set_cookie,
+                },
+                now,
+            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&e).expect("explanation serializes")
+                );
+            } else {
+                print!("{}", explain::to_text(&e));
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(c) => {
+            print!("{}", summary(&c));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `check` summary of a valid configuration.
+pub fn summary(c: &Config) -> String {
+    use std::fmt::Write;
+    let p = &c.policy;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: OK", c.path.display());
+    let _ = writeln!(
+        s,
+        "listen: {}{}",
+        c.listen.http.map_or(String::new(), |a| format!("http {a}")),
+        c.listen
+            .https
+            .map_or(String::new(), |a| format!(" https {a}"))
+    );
+    let _ = writeln!(s, "upstream: {}", c.upstream.uri);
+    let _ = writeln!(
+        s,
+        "admin: {}",
+        c.admin.listen.map_or("off".to_string(), |a| a.to_string())
+    );
+    let _ = writeln!(
+        s,
+        "consent: mode {:?}, undecided {:?}, unclassified {:?}, sources [{}]",
+        p.mode,
+        p.consent.undecided,
+        p.unclassified,
+        p.consent
+            .sources
+            .iter()
+            .map(|x| x.kind().name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(s, "categories:");
+    for id in p.categories.ids() {
+        let rules: Vec<_> = p
+            .matcher
+            .rules()
+            .iter()
+            .filter(|r| r.category == id)
+            .collect();
+        let globs = rules.iter().filter(|r| r.is_glob).count();
+        let _ = writeln!(
+            s,
+            "  {:<20} {:>5} rules ({} exact, {} globs){}",
+            p.categories.name(id),
+            rules.len(),
+            rules.len() - globs,
+            globs,
+            if p.categories.required().contains(id) {
+                "  required"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "consent cookies (always essential): {}",
+        p.consent_cookies().join(", ")
+    );
+    if c.warnings.is_empty() {
+        let _ = writeln!(s, "warnings: none");
+    } else {
+        let _ = writeln!(s, "warnings:");
+        for w in &c.warnings {
+            let _ = writeln!(s, "  - {w}");
+        }
+    }
+    s
+}
+
+fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()
+}
+
+fn run(path: PathBuf) -> ExitCode {
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match runtime(config.server.workers) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let running = match server::start(config, server::Options::default()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        crate::signals::install(&running, path);
+        running.run_until_shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
