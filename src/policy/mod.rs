@@ -6,4 +6,5 @@
 
 pub mod categories;
 pub mod consent;
+pub mod cookie_date;
 pub mod cookie_header;
