@@ -57,6 +57,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Turn an Open Cookie Database CSV into [categories.*] TOML (printed, or written to --output).
+    ImportOcd {
+        /// The CSV file.
+        file: PathBuf,
+        /// Write the TOML here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -68,6 +76,7 @@ pub fn main() -> ExitCode {
             run(config)
         }
         Command::Check { config } => check(&config),
+        Command::ImportOcd { file, output } => import_ocd(&file, output.as_deref()),
         Command::Explain {
             config,
             cookie,
@@ -107,6 +116,52 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn import_ocd(file: &std::path::Path, output: Option<&std::path::Path>) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: cannot read the file: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    // The database ships a VERSION file beside the CSV; name it in the output when present.
+    let version = file
+        .parent()
+        .and_then(|d| std::fs::read_to_string(d.join("VERSION")).ok())
+        .map(|v| v.trim().to_string());
+    let source = file.display().to_string();
+    let options = crate::ocd::ImportOptions {
+        source: Some(&source),
+        version: version.as_deref(),
+    };
+    let import = match crate::ocd::import_with(&text, &options) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &import.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "{} patterns from {} rows ({} skipped)",
+        import.counts.total_patterns(),
+        import.counts.rows,
+        import.counts.skipped()
+    );
+    match output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &import.toml) {
+                eprintln!("error: {}: cannot write: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => print!("{}", import.toml),
+    }
+    ExitCode::SUCCESS
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

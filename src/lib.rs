@@ -6,6 +6,7 @@ pub mod config;
 pub mod explain;
 pub mod logging;
 pub mod metrics;
+pub mod ocd;
 pub mod policy;
 pub mod proxy;
 pub mod server;

@@ -36,6 +36,8 @@ pub struct IncludeFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncludedCategory {
+    /// Optional; when given it must agree with the main file.
+    pub required: Option<bool>,
     #[serde(default)]
     pub cookies: Vec<String>,
 }

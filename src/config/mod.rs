@@ -377,6 +377,18 @@ fn build_policy(
                     format!("category \"{name}\" is not defined in {}", path.display()),
                 )
             })?;
+            if let Some(req) = c.required {
+                if req != categories.required().contains(id) {
+                    return Err(ConfigError::new(
+                        &inc_path,
+                        format!("categories.{name}.required"),
+                        format!(
+                            "says {req}, but {} says otherwise; set it in the main file only",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
             for p in &c.cookies {
                 patterns.push((
                     p.clone(),
