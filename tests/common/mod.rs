@@ -23,7 +23,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type TestBody = BoxBody<Bytes, BoxError>;
 
 pub fn full(b: impl Into<Bytes>) -> TestBody {
-    Full::new(b.into()).map_err(|e: Infallible| match e {}).boxed()
+    Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
 }
 
 /// Starts an HTTP/1.1 upstream on 127.0.0.1:0 answering with `f`.
@@ -37,7 +39,9 @@ where
     let f = Arc::new(f);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let f = f.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
@@ -102,14 +106,22 @@ pub async fn proxy(up: SocketAddr, consent_extra: &str) -> Running {
     proxy_with(&config_text(up, consent_extra), server::Options::default()).await
 }
 
-pub type Client = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, TestBody>;
+pub type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    TestBody,
+>;
 
 pub fn client() -> Client {
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
 }
 
 /// A GET through the proxy with optional Cookie header.
-pub async fn get(c: &Client, proxy: SocketAddr, path: &str, cookie: Option<&str>) -> Response<Incoming> {
+pub async fn get(
+    c: &Client,
+    proxy: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+) -> Response<Incoming> {
     let mut b = Request::get(format!("http://{proxy}{path}"));
     if let Some(c) = cookie {
         b = b.header("cookie", c);
@@ -132,17 +144,27 @@ pub fn set_cookies<B>(r: &Response<B>) -> Vec<String> {
 /// GET on the admin listener.
 pub async fn admin_get(c: &Client, admin: SocketAddr, path: &str) -> (u16, String) {
     let r = c
-        .request(Request::get(format!("http://{admin}{path}")).body(full("")).unwrap())
+        .request(
+            Request::get(format!("http://{admin}{path}"))
+                .body(full(""))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = r.status().as_u16();
-    (status, String::from_utf8(body_bytes(r).await.to_vec()).unwrap())
+    (
+        status,
+        String::from_utf8(body_bytes(r).await.to_vec()).unwrap(),
+    )
 }
 
 /// The value of one sample in Prometheus text, e.g. `metric{a="b"}`; 0 when absent.
 pub fn metric(text: &str, series: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
