@@ -10,7 +10,6 @@ use common::*;
 use http::{Request, Response};
 use tracing_subscriber::fmt::MakeWriter;
 
-
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
@@ -31,7 +30,14 @@ impl<'a> MakeWriter<'a> for Capture {
     }
 }
 
-const SECRETS: &[&str] = &["SECRETsession7731", "SECRETga9921", "SECRETfbp4410", "SECRETconsent", "SECRETunknown5150", "SECRETreq8080"];
+const SECRETS: &[&str] = &[
+    "SECRETsession7731",
+    "SECRETga9921",
+    "SECRETfbp4410",
+    "SECRETconsent",
+    "SECRETunknown5150",
+    "SECRETreq8080",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_values_never_leak() {
@@ -42,13 +48,28 @@ async fn cookie_values_never_leak() {
     let capture = Capture::default();
     tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with(tracing_subscriber::fmt::layer().with_writer(capture.clone()).with_ansi(false))
-        .with(tracing_subscriber::fmt::layer().json().with_writer(capture.clone()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(capture.clone())
+                .with_ansi(false),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(capture.clone()),
+        )
         .init();
     run_traffic().await;
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
-    assert!(logs.len() > 1000, "expected trace output, got {} bytes", logs.len());
-    assert!(logs.contains("TRACE") || logs.contains("\"level\":\"TRACE\""), "trace level was not captured");
+    assert!(
+        logs.len() > 1000,
+        "expected trace output, got {} bytes",
+        logs.len()
+    );
+    assert!(
+        logs.contains("TRACE") || logs.contains("\"level\":\"TRACE\""),
+        "trace level was not captured"
+    );
     for s in SECRETS {
         assert!(!logs.contains(s), "cookie value {s} appears in the logs");
     }
@@ -83,7 +104,10 @@ async fn run_traffic() {
         let body = body_bytes(r).await;
         if status != 200 {
             for s in SECRETS {
-                assert!(!String::from_utf8_lossy(&body).contains(s), "error page leaks {s}");
+                assert!(
+                    !String::from_utf8_lossy(&body).contains(s),
+                    "error page leaks {s}"
+                );
             }
         }
     }

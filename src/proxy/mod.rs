@@ -41,6 +41,8 @@ pub struct Runtime {
     pub config: Arc<Config>,
     pub policy_metrics: PolicyMetrics,
     pub client: UpstreamClient,
+    /// The TLS acceptor of `[tls]`, certificates loaded.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Runtime {
@@ -48,6 +50,11 @@ impl Runtime {
         Ok(Runtime {
             policy_metrics: PolicyMetrics::new(metrics, &config.policy),
             client: upstream::client(&config.upstream)?,
+            tls: config
+                .tls
+                .as_ref()
+                .map(crate::server::tls::acceptor)
+                .transpose()?,
             config,
         })
     }

@@ -137,6 +137,35 @@ pub async fn serve_plain<S>(
     .await;
 }
 
+/// Completes the TLS handshake (within the header timeout) and serves the protocol ALPN chose.
+pub async fn serve_tls<S>(
+    io: S,
+    acceptor: tokio_rustls::TlsAcceptor,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    limits: Server,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let proto = match tls.get_ref().1.alpn_protocol() {
+        Some(b"h2") => Proto::Http2,
+        _ => Proto::Http1,
+    };
+    serve(tls, proto, peer, true, shared, &limits, shutdown).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

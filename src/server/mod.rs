@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod rewind;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub struct Options {
 /// A started proxy.
 pub struct Running {
     pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     shutdown: CancellationToken,
@@ -59,6 +61,7 @@ pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
 
     let mut running = Running {
         http: None,
+        https: None,
         admin: None,
         shared: shared.clone(),
         shutdown: shutdown.clone(),
@@ -72,6 +75,20 @@ pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
         tracing::info!(addr = %running.http.unwrap(), "proxy listening (http)");
         tracker.spawn(accept_loop(
             l,
+            false,
+            shared.clone(),
+            limit.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+    }
+    if let Some(addr) = config.listen.https {
+        let l = bind(addr, "listen.https").await?;
+        running.https = Some(l.local_addr()?);
+        tracing::info!(addr = %running.https.unwrap(), "proxy listening (https)");
+        tracker.spawn(accept_loop(
+            l,
+            true,
             shared.clone(),
             limit.clone(),
             shutdown.clone(),
@@ -97,6 +114,7 @@ pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: bool,
     shared: Arc<Shared>,
     limit: Arc<Semaphore>,
     shutdown: CancellationToken,
@@ -121,10 +139,24 @@ async fn accept_loop(
             _ = shutdown.cancelled() => return,
         };
         let _ = stream.set_nodelay(true);
-        let limits = shared.current.load().config.server.clone();
+        let rt = shared.current.load();
+        let limits = rt.config.server.clone();
+        let acceptor = if tls {
+            match &rt.tls {
+                Some(a) => Some(a.clone()),
+                // The configuration lost its [tls] table: nothing to serve TLS with.
+                None => continue,
+            }
+        } else {
+            None
+        };
+        drop(rt);
         let (shared, shutdown) = (shared.clone(), shutdown.clone());
         tracker.spawn(async move {
-            conn::serve_plain(stream, peer, shared, limits, shutdown).await;
+            match acceptor {
+                Some(a) => conn::serve_tls(stream, a, peer, shared, limits, shutdown).await,
+                None => conn::serve_plain(stream, peer, shared, limits, shutdown).await,
+            }
             drop(permit);
         });
     }

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: in-process upstreams and proxies on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
