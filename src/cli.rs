@@ -281,7 +281,14 @@ fn run(path: PathBuf) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        crate::signals::install(&running, path);
+        let reloader = running.reloader(path);
+        crate::signals::install(&running, reloader.clone());
+        let stop = running.shutdown_token();
+        tokio::spawn(async move {
+            if let Err(e) = crate::watch::run(reloader, stop).await {
+                tracing::warn!(error = %e, "cannot watch the configuration files; reload with SIGHUP");
+            }
+        });
         running.run_until_shutdown().await;
         ExitCode::SUCCESS
     })

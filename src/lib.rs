@@ -11,3 +11,4 @@ pub mod policy;
 pub mod proxy;
 pub mod server;
 pub mod signals;
+pub mod watch;

@@ -498,3 +498,58 @@ async fn connections_beyond_the_limit_wait_instead_of_failing() {
     assert_eq!(status, 200);
     p.drain().await;
 }
+
+#[tokio::test]
+async fn reload_keeps_unchanged_listeners_and_rebinds_changed_ones() {
+    let up = cookie_upstream().await;
+    let text = config_text(up, "");
+    let p = proxy_with(&text, Default::default()).await;
+    let old = p.http.unwrap();
+    let c = client();
+    // Pin the configured address to the bound one, so the next reload sees it unchanged.
+    let pinned = text.replacen("http = \"127.0.0.1:0\"", &format!("http = \"{old}\""), 1);
+    let cfg = |t: &str| {
+        consentry::config::Config::from_str(std::path::Path::new("test.toml"), t).unwrap()
+    };
+    // Unchanged address: the same socket keeps serving, a keep-alive connection stays open.
+    let mut keep = TcpStream::connect(old).await.unwrap();
+    p.reload(cfg(&pinned)).await.unwrap();
+    p.reload(cfg(&pinned)).await.unwrap();
+    keep.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    keep.read_exact(&mut buf).await.unwrap();
+    assert!(buf.starts_with(b"HTTP/1.1 200"));
+    // A changed address: the new one serves, the old one stops accepting.
+    let free = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    p.reload(cfg(&text.replacen(
+        "http = \"127.0.0.1:0\"",
+        &format!("http = \"{free}\""),
+        1,
+    )))
+    .await
+    .unwrap();
+    assert_eq!(get(&c, free, "/", None).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        TcpStream::connect(old).await.is_err(),
+        "the old listener still accepts"
+    );
+    // A reload whose address cannot be bound reports the error and keeps serving.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let e = p
+        .reload(cfg(&text.replacen(
+            "http = \"127.0.0.1:0\"",
+            &format!("http = \"{}\"", busy.local_addr().unwrap()),
+            1,
+        )))
+        .await
+        .unwrap_err();
+    assert!(e.contains("listen.http"), "{e}");
+    assert_eq!(get(&c, free, "/", None).await.status(), 200);
+    p.drain().await;
+}

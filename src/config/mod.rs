@@ -30,6 +30,8 @@ pub struct Config {
     pub admin: Admin,
     pub upstream: Upstream,
     pub policy: Arc<Policy>,
+    /// The included files, resolved.
+    pub includes: Vec<PathBuf>,
     /// Things worth telling the operator that do not stop the configuration from loading.
     pub warnings: Vec<String>,
 }
@@ -302,6 +304,7 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
 
     Ok(Config {
         path: path.to_path_buf(),
+        includes: file.include.iter().map(|i| resolve(path, i)).collect(),
         listen,
         tls,
         server,

@@ -30,14 +30,56 @@ pub struct Options {
 
 /// A started proxy.
 pub struct Running {
+    /// The addresses bound at start (useful with port 0).
     pub http: Option<SocketAddr>,
     pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub shared: Arc<Shared>,
+    inner: Arc<Inner>,
+}
+
+/// What the lifecycle and reloads share.
+struct Inner {
+    shared: Arc<Shared>,
     shutdown: CancellationToken,
     admin_shutdown: CancellationToken,
     tracker: TaskTracker,
     admin_tracker: TaskTracker,
+    limit: Arc<Semaphore>,
+    listeners: tokio::sync::Mutex<Vec<Bound>>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Role {
+    Http,
+    Https,
+    Admin,
+}
+
+impl Role {
+    fn key(self) -> &'static str {
+        match self {
+            Role::Http => "listen.http",
+            Role::Https => "listen.https",
+            Role::Admin => "admin.listen",
+        }
+    }
+
+    fn wanted(self, c: &Config) -> Option<SocketAddr> {
+        match self {
+            Role::Http => c.listen.http,
+            Role::Https => c.listen.https,
+            Role::Admin => c.admin.listen,
+        }
+    }
+}
+
+/// One listening socket and the token that stops its accept loop.
+struct Bound {
+    role: Role,
+    configured: SocketAddr,
+    local: SocketAddr,
+    stop: CancellationToken,
 }
 
 /// Binds a listener, naming the config key in the error.
@@ -47,65 +89,118 @@ async fn bind(addr: SocketAddr, key: &str) -> io::Result<TcpListener> {
         .map_err(|e| io::Error::new(e.kind(), format!("{key} {addr}: cannot listen: {e}")))
 }
 
+impl Inner {
+    /// Binds `addr` for `role` and starts its accept loop.
+    async fn open(&self, role: Role, addr: SocketAddr) -> io::Result<Bound> {
+        let l = bind(addr, role.key()).await?;
+        let local = l.local_addr()?;
+        let stop = match role {
+            Role::Admin => self.admin_shutdown.child_token(),
+            _ => self.shutdown.child_token(),
+        };
+        match role {
+            Role::Admin => {
+                tracing::info!(addr = %local, "admin listening");
+                self.admin_tracker.spawn(admin::serve(
+                    l,
+                    self.shared.clone(),
+                    stop.clone(),
+                    self.admin_tracker.clone(),
+                ));
+            }
+            Role::Http | Role::Https => {
+                tracing::info!(addr = %local, tls = role == Role::Https, "proxy listening");
+                self.tracker.spawn(accept_loop(
+                    l,
+                    role == Role::Https,
+                    self.shared.clone(),
+                    self.limit.clone(),
+                    stop.clone(),
+                    self.shutdown.clone(),
+                    self.tracker.clone(),
+                ));
+            }
+        }
+        Ok(Bound {
+            role,
+            configured: addr,
+            local,
+            stop,
+        })
+    }
+
+    /// Makes the listeners match `config`: unchanged addresses keep their sockets, changed ones
+    /// are bound anew (the old socket stops accepting; its connections finish), removed ones close.
+    async fn rebind(&self, config: &Config) -> Result<(), String> {
+        let mut listeners = self.listeners.lock().await;
+        let mut errors = Vec::new();
+        for role in [Role::Http, Role::Https, Role::Admin] {
+            let wanted = role.wanted(config);
+            let current = listeners.iter().position(|b| b.role == role);
+            match (current, wanted) {
+                // Unchanged (or now naming the port a `:0` listener got): keep the socket.
+                (Some(i), Some(addr))
+                    if listeners[i].configured == addr || listeners[i].local == addr =>
+                {
+                    listeners[i].configured = addr;
+                }
+                (current, Some(addr)) => match self.open(role, addr).await {
+                    Ok(b) => {
+                        if let Some(i) = current {
+                            listeners.remove(i).stop.cancel();
+                        }
+                        listeners.push(b);
+                    }
+                    Err(e) => errors.push(e.to_string()),
+                },
+                (Some(i), None) => {
+                    tracing::info!(
+                        key = role.key(),
+                        "listener removed by the new configuration"
+                    );
+                    listeners.remove(i).stop.cancel();
+                }
+                (None, None) => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
 /// Binds every configured listener and starts serving.
 pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
     let metrics = Arc::new(Metrics::new());
     let config = Arc::new(config);
     let runtime = Runtime::new(config.clone(), &metrics).map_err(io::Error::other)?;
     let shared = Arc::new(Shared::new(runtime, metrics, opts.debug_headers));
-    let shutdown = CancellationToken::new();
-    let admin_shutdown = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let admin_tracker = TaskTracker::new();
-    let limit = Arc::new(Semaphore::new(config.server.max_connections));
-
-    let mut running = Running {
-        http: None,
-        https: None,
-        admin: None,
+    let inner = Arc::new(Inner {
         shared: shared.clone(),
-        shutdown: shutdown.clone(),
-        admin_shutdown: admin_shutdown.clone(),
-        tracker: tracker.clone(),
-        admin_tracker: admin_tracker.clone(),
+        shutdown: CancellationToken::new(),
+        admin_shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        admin_tracker: TaskTracker::new(),
+        limit: Arc::new(Semaphore::new(config.server.max_connections)),
+        listeners: tokio::sync::Mutex::new(Vec::new()),
+    });
+    let mut bound = Vec::new();
+    for role in [Role::Http, Role::Https, Role::Admin] {
+        if let Some(addr) = role.wanted(&config) {
+            bound.push(inner.open(role, addr).await?);
+        }
+    }
+    let local = |r: Role| bound.iter().find(|b| b.role == r).map(|b| b.local);
+    let running = Running {
+        http: local(Role::Http),
+        https: local(Role::Https),
+        admin: local(Role::Admin),
+        shared,
+        inner: inner.clone(),
     };
-    if let Some(addr) = config.listen.http {
-        let l = bind(addr, "listen.http").await?;
-        running.http = Some(l.local_addr()?);
-        tracing::info!(addr = %running.http.unwrap(), "proxy listening (http)");
-        tracker.spawn(accept_loop(
-            l,
-            false,
-            shared.clone(),
-            limit.clone(),
-            shutdown.clone(),
-            tracker.clone(),
-        ));
-    }
-    if let Some(addr) = config.listen.https {
-        let l = bind(addr, "listen.https").await?;
-        running.https = Some(l.local_addr()?);
-        tracing::info!(addr = %running.https.unwrap(), "proxy listening (https)");
-        tracker.spawn(accept_loop(
-            l,
-            true,
-            shared.clone(),
-            limit.clone(),
-            shutdown.clone(),
-            tracker.clone(),
-        ));
-    }
-    if let Some(addr) = config.admin.listen {
-        let l = bind(addr, "admin.listen").await?;
-        running.admin = Some(l.local_addr()?);
-        tracing::info!(addr = %running.admin.unwrap(), "admin listening");
-        admin_tracker.spawn(admin::serve(
-            l,
-            shared.clone(),
-            admin_shutdown.clone(),
-            admin_tracker.clone(),
-        ));
-    }
+    *inner.listeners.lock().await = bound;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -117,6 +212,7 @@ async fn accept_loop(
     tls: bool,
     shared: Arc<Shared>,
     limit: Arc<Semaphore>,
+    stop: CancellationToken,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -124,7 +220,7 @@ async fn accept_loop(
         // Beyond max_connections, wait for a slot before accepting: the kernel queues the rest.
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = shutdown.cancelled() => return,
+            _ = stop.cancelled() => return,
         };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -136,7 +232,7 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = shutdown.cancelled() => return,
+            _ = stop.cancelled() => return,
         };
         let _ = stream.set_nodelay(true);
         let rt = shared.current.load();
@@ -165,23 +261,32 @@ async fn accept_loop(
 impl Running {
     /// A token that starts the drain when cancelled (signal handlers hold one).
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.inner.shutdown.clone()
+    }
+
+    /// What reloads the configuration of this proxy from `path`.
+    pub fn reloader(&self, path: std::path::PathBuf) -> Reloader {
+        Reloader {
+            inner: self.inner.clone(),
+            path,
+        }
     }
 
     /// Waits for the shutdown token, then drains: `/readyz` turns 503, listeners close, in-flight
-    /// requests get `grace` to finish. Returns whether everything finished in time.
+    /// requests get `shutdown_grace` to finish. Returns whether everything finished in time.
     pub async fn run_until_shutdown(self) -> bool {
-        self.shutdown.cancelled().await;
+        self.inner.shutdown.cancelled().await;
         self.drain().await
     }
 
     /// Drains now (see [`Running::run_until_shutdown`]).
     pub async fn drain(self) -> bool {
-        let grace = self.shared.current.load().config.server.shutdown_grace;
-        self.shared.draining.store(true, Ordering::Relaxed);
-        self.shutdown.cancel();
-        self.tracker.close();
-        let clean = tokio::time::timeout(grace, self.tracker.wait())
+        let inner = &self.inner;
+        let grace = inner.shared.current.load().config.server.shutdown_grace;
+        inner.shared.draining.store(true, Ordering::Relaxed);
+        inner.shutdown.cancel();
+        inner.tracker.close();
+        let clean = tokio::time::timeout(grace, inner.tracker.wait())
             .await
             .is_ok();
         if clean {
@@ -189,24 +294,71 @@ impl Running {
         } else {
             tracing::warn!(grace = ?grace, "shutdown grace elapsed with requests still in flight");
         }
-        self.admin_shutdown.cancel();
-        self.admin_tracker.close();
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.admin_tracker.wait()).await;
+        inner.admin_shutdown.cancel();
+        inner.admin_tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(1), inner.admin_tracker.wait()).await;
         clean
     }
 
-    /// Swaps in a new configuration for new requests; in-flight ones finish on the old one.
-    pub fn reload(&self, config: Config) -> Result<(), String> {
-        swap(&self.shared, config)
+    /// Swaps in a new configuration for new requests (in-flight ones finish on the old one) and
+    /// re-binds listeners whose address changed.
+    pub async fn reload(&self, config: Config) -> Result<(), String> {
+        reload_into(&self.inner, config).await
     }
 }
 
-/// Builds the runtime of a new configuration and swaps it in atomically.
-pub fn swap(shared: &Shared, config: Config) -> Result<(), String> {
-    let runtime = Runtime::new(Arc::new(config), &shared.metrics)?;
+async fn reload_into(inner: &Inner, config: Config) -> Result<(), String> {
+    let runtime = Runtime::new(Arc::new(config), &inner.shared.metrics)?;
     for w in &runtime.config.warnings {
         tracing::warn!("{w}");
     }
-    shared.current.store(Arc::new(runtime));
-    Ok(())
+    let runtime = Arc::new(runtime);
+    inner.shared.current.store(runtime.clone());
+    inner.rebind(&runtime.config).await
+}
+
+/// Reloads a running proxy's configuration file. A bad file keeps the old configuration.
+#[derive(Clone)]
+pub struct Reloader {
+    inner: Arc<Inner>,
+    pub path: std::path::PathBuf,
+}
+
+impl Reloader {
+    /// Loads the file and swaps it in; logs and counts the result.
+    pub async fn reload(&self) -> bool {
+        let result = match Config::load(&self.path) {
+            Ok(c) => reload_into(&self.inner, c).await,
+            Err(e) => Err(e.to_string()),
+        };
+        let ok = match result {
+            Ok(()) => {
+                tracing::info!(path = %self.path.display(), "configuration reloaded");
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload failed; keeping the previous configuration");
+                false
+            }
+        };
+        self.inner.shared.metrics.reload(ok);
+        ok
+    }
+
+    /// The files whose change should trigger a reload: the configuration and what it names.
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        let rt = self.inner.shared.current.load();
+        let c = &rt.config;
+        let mut files = vec![self.path.clone()];
+        files.extend(c.includes.iter().cloned());
+        if let Some(t) = &c.tls {
+            files.push(t.cert.clone());
+            files.push(t.key.clone());
+            for s in &t.sni {
+                files.push(s.cert.clone());
+                files.push(s.key.clone());
+            }
+        }
+        files
+    }
 }
