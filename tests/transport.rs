@@ -553,3 +553,26 @@ async fn reload_keeps_unchanged_listeners_and_rebinds_changed_ones() {
     assert_eq!(get(&c, free, "/", None).await.status(), 200);
     p.drain().await;
 }
+
+#[tokio::test]
+async fn idle_http2_connections_are_closed_after_idle_timeout() {
+    let up = cookie_upstream().await;
+    let text = config_text(up, "").replace("workers = 2", "workers = 2\nidle_timeout = \"1s\"");
+    let p = proxy_with(&text, Default::default()).await;
+    let tcp = TcpStream::connect(p.http.unwrap()).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let r = send
+        .send_request(Request::get("http://x/").body(full("")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(r);
+    // The server sends GOAWAY and closes; the client connection task ends.
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(ended.is_ok(), "the idle HTTP/2 connection was not closed");
+    p.drain().await;
+}

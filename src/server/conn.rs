@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use super::idle::{Activity, Tracked};
 use super::rewind::Rewind;
 use crate::config::Server;
 use crate::proxy::{self, Shared};
@@ -65,8 +66,24 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| proxy::handle(shared.clone(), req, peer, https));
-    let io = TokioIo::new(io);
+    // Idle: no request in flight and no byte moved for idle_timeout. (HTTP/1.1 keep-alive
+    // connections are also bounded by header_read_timeout, which hyper restarts while it waits
+    // for the next request head.)
+    let activity = Activity::new();
+    let svc = {
+        let activity = activity.clone();
+        service_fn(move |req| {
+            let guard = activity.begin();
+            let fut = proxy::handle(shared.clone(), req, peer, https);
+            async move {
+                let r = fut.await;
+                drop(guard);
+                r
+            }
+        })
+    };
+    let io = TokioIo::new(Tracked::new(io, activity.clone()));
+    let idle = activity.idle(limits.idle_timeout);
     match proto {
         Proto::Http1 => {
             let mut b = hyper::server::conn::http1::Builder::new();
@@ -83,6 +100,10 @@ pub async fn serve<S>(
                     conn.as_mut().graceful_shutdown();
                     log_conn_end(conn.await);
                 }
+                _ = idle => {
+                    conn.as_mut().graceful_shutdown();
+                    log_conn_end(conn.await);
+                }
             }
         }
         Proto::Http2 => {
@@ -90,13 +111,17 @@ pub async fn serve<S>(
             b.timer(TokioTimer::new())
                 .max_concurrent_streams(limits.max_concurrent_streams)
                 .max_header_list_size(limits.max_header_bytes.min(u32::MAX as usize) as u32)
-                .keep_alive_interval(Some(limits.idle_timeout))
+                .keep_alive_interval(Some(Duration::from_secs(30)))
                 .keep_alive_timeout(Duration::from_secs(20));
             let conn = b.serve_connection(io, svc);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => log_conn_end(r),
                 _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    log_conn_end(conn.await);
+                }
+                _ = idle => {
                     conn.as_mut().graceful_shutdown();
                     log_conn_end(conn.await);
                 }
