@@ -11,4 +11,5 @@ pub mod policy;
 pub mod proxy;
 pub mod server;
 pub mod signals;
+pub mod unclassified;
 pub mod watch;

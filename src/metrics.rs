@@ -33,6 +33,8 @@ pub struct Metrics {
     pub duration: Histogram,
     upstream_errors: IntCounterVec,
     reloads: IntCounterVec,
+    /// The most frequent unclassified cookie names.
+    pub unclassified: crate::unclassified::TopNames,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -145,7 +147,30 @@ impl Metrics {
             duration,
             upstream_errors,
             reloads,
+            unclassified: Default::default(),
         }
+    }
+
+    /// The samples of one counter family: each series' labels and value.
+    pub fn samples(&self, family: &str) -> Vec<(Vec<(String, String)>, f64)> {
+        self.registry
+            .gather()
+            .into_iter()
+            .filter(|f| f.name() == family)
+            .flat_map(|f| {
+                f.get_metric()
+                    .iter()
+                    .map(|m| {
+                        let labels = m
+                            .get_label()
+                            .iter()
+                            .map(|l| (l.name().to_string(), l.value().to_string()))
+                            .collect();
+                        (labels, m.get_counter().get_value())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// The text exposition format.
@@ -293,7 +318,10 @@ impl Counting<'_> {
 }
 
 impl Observer for Counting<'_> {
-    fn set_cookie(&mut self, _line: &[u8], _name: &[u8], v: &Verdict) {
+    fn set_cookie(&mut self, _line: &[u8], name: &[u8], v: &Verdict) {
+        if v.class == crate::policy::Class::Unclassified {
+            self.metrics.unclassified.record(name);
+        }
         let slot = self.cat_slot(v.category);
         match v.action {
             Action::Pass => {

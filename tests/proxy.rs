@@ -684,3 +684,49 @@ async fn metrics_token_is_enforced() {
     assert_eq!(admin_get(&c, admin, "/healthz").await.0, 200);
     p.drain().await;
 }
+
+#[tokio::test]
+async fn invented_cookie_names_keep_labels_bounded_and_feed_unclassified() {
+    let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let up = upstream(move |_req| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async move {
+            let mut r = Response::builder();
+            // 30 fresh names per response, plus one that recurs.
+            for k in 0..30 {
+                r = r.header("set-cookie", format!("inv_{i}_{k}=v"));
+            }
+            r.header("set-cookie", "_recurring_tracker=1")
+                .body(full(""))
+                .unwrap()
+        }
+    })
+    .await;
+    let p = proxy(up, "").await;
+    let c = client();
+    for _ in 0..100 {
+        get(&c, p.http.unwrap(), "/", None).await;
+    }
+    let admin = p.admin.unwrap();
+    let (_, m) = admin_get(&c, admin, "/metrics").await;
+    let series = m
+        .lines()
+        .filter(|l| l.starts_with("consentry_set_cookie_blocked_total{"))
+        .count();
+    assert_eq!(series, 1, "3100 names must share one (unclassified) series");
+    assert!(
+        !m.contains("inv_"),
+        "invented names leaked into metric labels"
+    );
+    let (status, body) = admin_get(&c, admin, "/unclassified").await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names = v["names"].as_array().unwrap();
+    assert!(names.len() <= 100);
+    assert_eq!(names[0]["name"], "_recurring_tracker");
+    assert!(names[0]["count"].as_u64().unwrap() >= 100);
+    let (status, html) = admin_get(&c, admin, "/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Blocked per category") && html.contains("_recurring_tracker"));
+    p.drain().await;
+}

@@ -1,4 +1,6 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz`.
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/unclassified` and a status page at `/`.
+
+pub mod page;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -67,19 +69,31 @@ pub fn respond<B>(shared: &Shared, req: &Request<B>) -> Response<Full<Bytes>> {
                 text(StatusCode::OK, PLAIN, "ready\n")
             }
         }
-        "/metrics" => {
-            if !authorized(req, rt.config.admin.token.as_deref()) {
-                let mut r = text(StatusCode::UNAUTHORIZED, PLAIN, "unauthorized\n");
-                r.headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return r;
-            }
-            text(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                shared.metrics.render(),
-            )
+        "/metrics" | "/unclassified" | "/"
+            if !authorized(req, rt.config.admin.token.as_deref()) =>
+        {
+            let mut r = text(StatusCode::UNAUTHORIZED, PLAIN, "unauthorized\n");
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
         }
+        "/metrics" => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            shared.metrics.render(),
+        ),
+        "/unclassified" => {
+            let body = serde_json::json!({
+                "capacity": crate::unclassified::CAPACITY,
+                "names": shared.metrics.unclassified.top(),
+            });
+            text(StatusCode::OK, "application/json", body.to_string())
+        }
+        "/" => text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            page::render(&shared.metrics, shared.is_draining()),
+        ),
         _ => text(StatusCode::NOT_FOUND, PLAIN, "not found\n"),
     }
 }
