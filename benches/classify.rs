@@ -6,12 +6,22 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 
 fn classify(c: &mut Criterion) {
-    let names: &[&[u8]] = &[b"_ga", b"_ga_ABC123XYZ", b"_gcl_au", b"experiment_bucket", b"abc.conversationStartedAt", b"_zendesk_session"];
+    let names: &[&[u8]] = &[
+        b"_ga",
+        b"_ga_ABC123XYZ",
+        b"_gcl_au",
+        b"experiment_bucket",
+        b"abc.conversationStartedAt",
+        b"_zendesk_session",
+    ];
     let mut g = c.benchmark_group("classify_set_cookie_line");
     g.throughput(Throughput::Elements(super_len(names)));
     for rules in [20usize, 2000] {
         let p = common::policy_with_rules(rules);
-        let lines: Vec<Vec<u8>> = common::SET_COOKIE_8.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let lines: Vec<Vec<u8>> = common::SET_COOKIE_8
+            .iter()
+            .map(|l| l.as_bytes().to_vec())
+            .collect();
         let consent = p.decide("consentry=analytics", false);
         g.bench_with_input(BenchmarkId::new("judge_line", rules), &rules, |b, _| {
             b.iter(|| {

@@ -31,7 +31,12 @@ pub fn config_with_rules(rules: usize) -> Config {
         }
         i += 1;
     }
-    let list = |v: &Vec<String>| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    let list = |v: &Vec<String>| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let text = format!(
         "[listen]\nhttp = \"127.0.0.1:0\"\n[admin]\nlisten = \"\"\n[upstream]\nurl = \"http://127.0.0.1:1\"\n\
          [categories.essential]\nrequired = true\ncookies = [{}]\n[categories.functional]\ncookies = [{}]\n\

@@ -10,7 +10,10 @@ use consentry::policy::filter::Ignore;
 
 fn response() -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     for l in common::SET_COOKIE_8 {
         h.append(SET_COOKIE, HeaderValue::from_static(l));
     }

@@ -32,6 +32,15 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_PATH)]
         config: PathBuf,
     },
+    /// The embedded demo site with the proxy in front, on loopback.
+    Demo {
+        /// The proxy's port (a free one is used when it is taken).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The admin listener's port (likewise).
+        #[arg(long, default_value_t = 9090)]
+        admin_port: u16,
+    },
     /// Validate and summarise the configuration; exit 1 with the error on a bad file.
     Check {
         #[arg(long, default_value = DEFAULT_PATH)]
@@ -76,6 +85,10 @@ pub fn main() -> ExitCode {
             run(config)
         }
         Command::Check { config } => check(&config),
+        Command::Demo { port, admin_port } => {
+            logging::init(cli.log_format);
+            demo(port, admin_port)
+        }
         Command::ImportOcd { file, output } => import_ocd(&file, output.as_deref()),
         Command::Explain {
             config,
@@ -116,6 +129,45 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn demo(port: u16, admin_port: u16) -> ExitCode {
+    let rt = match runtime(2) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let demo = match crate::demo::launch::Demo::start(port, admin_port).await {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("{}", demo.instructions());
+        let stop = demo.proxy.shutdown_token();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            stop.cancel();
+        });
+        let stopping = demo.proxy.shutdown_token();
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                let s = stopping.clone();
+                tokio::spawn(async move {
+                    term.recv().await;
+                    s.cancel();
+                });
+            }
+        }
+        stopping.cancelled().await;
+        demo.stop().await;
+        ExitCode::SUCCESS
+    })
 }
 
 fn import_ocd(file: &std::path::Path, output: Option<&std::path::Path>) -> ExitCode {

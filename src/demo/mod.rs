@@ -1,0 +1,14 @@
+//! The embedded demo used by `consentry demo`.
+//!
+//! [`site`] is the origin: a small shop that, like many real sites, sets cookies of every category
+//! on every page without asking, plus a consent banner that writes the native `consentry` cookie
+//! and a live panel that shows what the proxy in front removed. It needs nothing besides this
+//! binary: every asset is compiled in and the pages load nothing from elsewhere.
+
+pub mod launch;
+pub mod site;
+
+pub use site::{
+    cookie_domain, respond, serve, set_cookie_lines, DemoCookie, SiteOptions, CATEGORIES,
+    CONSENT_COOKIE, DEMO_COOKIES, HEADER_BLOCKED, HEADER_DELETED, SCRIPT_COOKIE,
+};

@@ -1,0 +1,922 @@
+//! The demo origin: "Helpdesk Supply", a two-page shop that sets cookies without caring about
+//! consent, as many real sites do.
+//!
+//! Every HTML page response carries the `Set-Cookie` lines of [`DEMO_COOKIES`]: names from the
+//! seed vendor's cookie tables in each category (essential, functional, analytics, advertising),
+//! one name no policy lists, and one cookie set on the parent domain. The page script also sets
+//! [`SCRIPT_COOKIE`] from JavaScript on every load, as tag managers do, so the proxy's cleanup of
+//! script-set cookies can be watched.
+//!
+//! The consent banner writes the native consent cookie (`consentry=all`, `consentry=none` or
+//! `consentry=functional,analytics`, ...; `Path=/`, one year, `SameSite=Lax`) and reloads. After
+//! load the page fetches itself again and shows what the proxy reported in the response headers
+//! [`HEADER_BLOCKED`] and [`HEADER_DELETED`], next to the cookies the browser holds.
+//!
+//! Cookies are set without `Secure` (and so with `SameSite=Lax`, never `None`) because the demo is
+//! served over plain HTTP on loopback, where browsers would drop `Secure` cookies on most hosts.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Name of the native consent cookie the banner writes.
+pub const CONSENT_COOKIE: &str = "consentry";
+
+/// The categories the banner offers, in display order. `essential` is always on.
+pub const CATEGORIES: &[&str] = &["essential", "functional", "analytics", "advertising"];
+
+/// Response header, added by the proxy in demo mode, listing the names of the `Set-Cookie` lines
+/// it removed (comma-separated). The page script reads it from a same-origin `fetch`.
+pub const HEADER_BLOCKED: &str = "x-consentry-blocked";
+
+/// Response header, added by the proxy in demo mode, listing the names of the cookies it expired
+/// (cleanup of cookies the browser sent), comma-separated.
+pub const HEADER_DELETED: &str = "x-consentry-deleted";
+
+/// One cookie the demo site sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoCookie {
+    /// The cookie name.
+    pub name: &'static str,
+    /// The category the seed vendor's policy puts it in, `None` for the unclassified one.
+    pub category: Option<&'static str>,
+    /// The full `Set-Cookie` field value. When [`parent_domain`](Self::parent_domain) is set the
+    /// site appends `; Domain=<registrable domain of the request host>` (see [`cookie_domain`]).
+    pub line: &'static str,
+    /// Whether the site sets it on the parent (registrable) domain of the request host.
+    pub parent_domain: bool,
+}
+
+impl DemoCookie {
+    /// Whether the line carries `HttpOnly` (such cookies are invisible to `document.cookie`).
+    pub fn http_only(&self) -> bool {
+        self.line
+            .split(';')
+            .skip(1)
+            .any(|attr| attr.trim().eq_ignore_ascii_case("httponly"))
+    }
+
+    /// The category name, or `"unclassified"`.
+    pub fn category_label(&self) -> &'static str {
+        self.category.unwrap_or("unclassified")
+    }
+}
+
+const fn cookie(
+    name: &'static str,
+    category: Option<&'static str>,
+    line: &'static str,
+) -> DemoCookie {
+    DemoCookie {
+        name,
+        category,
+        line,
+        parent_domain: false,
+    }
+}
+
+/// The cookies every HTML page of the demo site sets, in the order of the `Set-Cookie` lines.
+///
+/// The values look real but are made up.
+pub const DEMO_COOKIES: &[DemoCookie] = &[
+    cookie(
+        "_zendesk_session",
+        Some("essential"),
+        "_zendesk_session=BAh7CEkiD3Nlc3Npb25faWQGOgZFVEkiJWQ0YjZlMmE5ZjBjMTQ3OGE5YjNkNWU3ZjExMjIzMzQ0BjsAVA%3D%3D--3c5e1f0a9d8b7c6a5f4e3d2c1b0a998877665544; Path=/; HttpOnly; SameSite=Lax",
+    ),
+    cookie(
+        "__cf_bm",
+        Some("essential"),
+        "__cf_bm=kZ3x9QvT1pL8mN2bW7cR5yH4jF6sD0gAeU2iOq4tYw8-1700000000-1.0.1.1-Yq8cV3nB5mX1zL7kJ9hG2fD4sA6pO0iU3yT5rE7wQ9aZ; Path=/; Max-Age=1800; HttpOnly; SameSite=Lax",
+    ),
+    cookie(
+        "ZD-settings",
+        Some("functional"),
+        "ZD-settings=%7B%22locale%22%3A%22en-US%22%2C%22hash%22%3A%228c1f2e7a%22%7D; Path=/; Max-Age=31536000; SameSite=Lax",
+    ),
+    cookie(
+        "ZD-store",
+        Some("functional"),
+        "ZD-store=%7B%22widget%22%3A%7B%22open%22%3Afalse%2C%22lastSeen%22%3A1700000000%7D%7D; Path=/; Max-Age=31536000; SameSite=Lax",
+    ),
+    cookie(
+        "_ga",
+        Some("analytics"),
+        "_ga=GA1.1.1234567890.1700000000; Path=/; Max-Age=63072000; SameSite=Lax",
+    ),
+    cookie(
+        "_gid",
+        Some("analytics"),
+        "_gid=GA1.1.987654321.1700000000; Path=/; Max-Age=86400; SameSite=Lax",
+    ),
+    cookie(
+        "_ga_ABC123XYZ",
+        Some("analytics"),
+        "_ga_ABC123XYZ=GS1.1.1700000000.1.1.1700000123.0.0.0; Path=/; Max-Age=63072000; SameSite=Lax",
+    ),
+    DemoCookie {
+        name: "_zdshared_user_session_analytics",
+        category: Some("analytics"),
+        line: "_zdshared_user_session_analytics=7f3a9c1e-52b8-4d0f-9e6a-1b2c3d4e5f60; Path=/; Max-Age=7776000; SameSite=Lax",
+        parent_domain: true,
+    },
+    cookie(
+        "_fbp",
+        Some("advertising"),
+        "_fbp=fb.1.1700000000000.1234567890; Path=/; Max-Age=7776000; SameSite=Lax",
+    ),
+    cookie(
+        "IDE",
+        Some("advertising"),
+        "IDE=AHWqTUmG3r0mJ8xQv2LkZp7NcYt5RbWs9EdFhUjKoIl1; Path=/; Max-Age=33696000; HttpOnly; SameSite=Lax",
+    ),
+    cookie(
+        "_gcl_au",
+        Some("advertising"),
+        "_gcl_au=1.1.1234567890.1700000000; Path=/; Max-Age=7776000; SameSite=Lax",
+    ),
+    cookie(
+        "_vendor_experiment",
+        None,
+        "_vendor_experiment=checkout-v2.variant-b; Path=/; Max-Age=2592000; SameSite=Lax",
+    ),
+];
+
+/// The cookie the page script sets from JavaScript on every load (the analytics throttle cookie
+/// of the seed vendor's tables), on the parent domain when there is one, like tag managers do.
+/// The site never sends it in a `Set-Cookie`; its `line` is what the script writes, before the
+/// optional `Domain`.
+pub const SCRIPT_COOKIE: DemoCookie = DemoCookie {
+    name: "_gat",
+    category: Some("analytics"),
+    line: "_gat=1; Path=/; Max-Age=86400; SameSite=Lax",
+    parent_domain: true,
+};
+
+/// Options of the demo site.
+#[derive(Debug, Clone, Default)]
+pub struct SiteOptions {
+    /// Base URL of the proxy's admin listener (e.g. `http://127.0.0.1:9090`), linked from the
+    /// page for the status page and metrics. Empty hides the links.
+    pub admin_url: String,
+}
+
+/// The domain the site sets parent-domain cookies on for a request `Host`: the registrable
+/// domain (public suffix list) of a host name with a dot, e.g. `demo.localtest.me:8080` →
+/// `localtest.me`. `None` for IP addresses, single-label names such as `localhost`, public
+/// suffixes themselves and anything that is not a plain DNS name.
+pub fn cookie_domain(host: &str) -> Option<String> {
+    let host = strip_port(host.trim()).trim_end_matches('.');
+    if host.is_empty() || host.parse::<IpAddr>().is_ok() || !host.contains('.') {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    let valid = host
+        .split('.')
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !valid {
+        return None;
+    }
+    psl::domain_str(&host).map(str::to_owned)
+}
+
+/// The host part of a `Host` value (`name:port`, `[v6]:port`, `name`).
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split_once(']').map_or(rest, |(ip, _)| ip);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    }
+}
+
+/// The `Set-Cookie` field values of an HTML page for a request `Host` (`None` when unknown), in
+/// the order of [`DEMO_COOKIES`].
+pub fn set_cookie_lines(host: Option<&str>) -> Vec<String> {
+    let domain = host.and_then(cookie_domain);
+    DEMO_COOKIES
+        .iter()
+        .map(|c| match (&domain, c.parent_domain) {
+            (Some(d), true) => format!("{}; Domain={d}", c.line),
+            _ => c.line.to_owned(),
+        })
+        .collect()
+}
+
+const PAGE_HTML: &str = include_str!("assets/page.html");
+const HOME_HTML: &str = include_str!("assets/home.html");
+const PRODUCT_HTML: &str = include_str!("assets/product.html");
+const NOT_FOUND_HTML: &str = include_str!("assets/not_found.html");
+const APP_CSS: &str = include_str!("assets/app.css");
+const APP_JS: &str = include_str!("assets/app.js");
+const ICON_SVG: &str = include_str!("assets/icon.svg");
+
+/// FNV-1a, for compile-time asset versions (cache busting and `ETag`).
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+const APP_CSS_VERSION: u64 = fnv1a(APP_CSS.as_bytes());
+const APP_JS_VERSION: u64 = fnv1a(APP_JS.as_bytes());
+const ICON_VERSION: u64 = fnv1a(ICON_SVG.as_bytes());
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Handles one request of the demo site. Pure: it reads only the request head, never the body.
+///
+/// Routes: `/` (also `/index.html`) and `/product` (HTML pages that set [`DEMO_COOKIES`]),
+/// `/assets/app.css`, `/assets/app.js` and `/assets/icon.svg` (cacheable, with `ETag`),
+/// `/favicon.ico` (204), and a 404 page for anything else. `HEAD` is answered like `GET`
+/// without a body; other methods get 405.
+pub fn respond<B>(req: &Request<B>, opts: &SiteOptions) -> Response<Full<Bytes>> {
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head {
+        let mut res = html(StatusCode::METHOD_NOT_ALLOWED, render_error(405), head);
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    let path = req.uri().path();
+    match path {
+        "/" | "/index.html" | "/product" => {
+            let host = request_host(req);
+            let main = if path == "/product" {
+                Page::Product
+            } else {
+                Page::Home
+            };
+            let body = render_page(main, host.as_deref(), opts);
+            let mut res = html(StatusCode::OK, body, head);
+            for line in set_cookie_lines(host.as_deref()) {
+                if let Ok(v) = HeaderValue::from_str(&line) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            res
+        }
+        "/assets/app.css" => asset(req, "text/css; charset=utf-8", APP_CSS, APP_CSS_VERSION),
+        "/assets/app.js" => asset(
+            req,
+            "text/javascript; charset=utf-8",
+            APP_JS,
+            APP_JS_VERSION,
+        ),
+        "/assets/icon.svg" => asset(req, "image/svg+xml", ICON_SVG, ICON_VERSION),
+        "/favicon.ico" => {
+            let mut res = empty(StatusCode::NO_CONTENT);
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            );
+            res
+        }
+        _ => html(StatusCode::NOT_FOUND, render_error(404), head),
+    }
+}
+
+/// The request host: the URI authority (HTTP/2, absolute-form) or the `Host` header.
+fn request_host<B>(req: &Request<B>) -> Option<String> {
+    if let Some(a) = req.uri().authority() {
+        return Some(a.as_str().to_owned());
+    }
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Home,
+    Product,
+}
+
+fn render_page(page: Page, host: Option<&str>, opts: &SiteOptions) -> String {
+    let (title, main) = match page {
+        Page::Home => ("Helpdesk Supply: gear for support teams", HOME_HTML),
+        Page::Product => ("Halo Pro headset · Helpdesk Supply", PRODUCT_HTML),
+    };
+    let cookie_domain = host.and_then(cookie_domain).unwrap_or_default();
+    let nav = |p: Page| {
+        if p == page {
+            " aria-current=\"page\""
+        } else {
+            ""
+        }
+    };
+    let server_cookies = DEMO_COOKIES.len().to_string();
+    PAGE_HTML
+        .replace("{{main}}", main)
+        .replace("{{title}}", &escape(title))
+        .replace("{{nav_home}}", nav(Page::Home))
+        .replace("{{nav_product}}", nav(Page::Product))
+        .replace(
+            "{{admin_url}}",
+            &escape(opts.admin_url.trim_end_matches('/')),
+        )
+        .replace("{{cookie_domain}}", &escape(&cookie_domain))
+        .replace("{{script_cookie}}", &escape(SCRIPT_COOKIE.line))
+        .replace("{{cookie_rows}}", &cookie_rows())
+        .replace("{{server_cookie_count}}", &server_cookies)
+        .replace(
+            "{{css}}",
+            &format!("/assets/app.css?v={APP_CSS_VERSION:016x}"),
+        )
+        .replace("{{js}}", &format!("/assets/app.js?v={APP_JS_VERSION:016x}"))
+        .replace(
+            "{{icon}}",
+            &format!("/assets/icon.svg?v={ICON_VERSION:016x}"),
+        )
+}
+
+/// The rows of the cookie table: every server cookie, then the script cookie.
+fn cookie_rows() -> String {
+    let mut rows = String::new();
+    let all = DEMO_COOKIES
+        .iter()
+        .map(|c| (c, "server"))
+        .chain(std::iter::once((&SCRIPT_COOKIE, "script")));
+    for (c, source) in all {
+        let name = escape(c.name);
+        let cat = c.category_label();
+        let source_label = if source == "server" {
+            if c.http_only() {
+                "Set-Cookie, HttpOnly"
+            } else if c.parent_domain {
+                "Set-Cookie, parent domain"
+            } else {
+                "Set-Cookie"
+            }
+        } else {
+            "page script"
+        };
+        rows.push_str(&format!(
+            "<tr data-cookie=\"{name}\" data-category=\"{cat}\" data-source=\"{source}\" \
+             data-httponly=\"{http_only}\"><td><code>{name}</code></td>\
+             <td><span class=\"tag tag-{cat}\">{cat}</span></td><td>{source_label}</td>\
+             <td class=\"status\"><span class=\"state state-pending\">checking…</span></td></tr>\n",
+            http_only = c.http_only(),
+        ));
+    }
+    rows
+}
+
+fn render_error(status: u16) -> String {
+    let (title, text) = match status {
+        404 => ("Page not found", "There is nothing at this address."),
+        _ => ("Method not allowed", "This site only answers GET and HEAD."),
+    };
+    NOT_FOUND_HTML
+        .replace("{{title}}", title)
+        .replace("{{text}}", text)
+        .replace(
+            "{{css}}",
+            &format!("/assets/app.css?v={APP_CSS_VERSION:016x}"),
+        )
+        .replace(
+            "{{icon}}",
+            &format!("/assets/icon.svg?v={ICON_VERSION:016x}"),
+        )
+}
+
+/// Escapes text for HTML content and double-quoted attributes.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html(status: StatusCode, body: String, head: bool) -> Response<Full<Bytes>> {
+    let mut res = with_body(status, Bytes::from(body), head);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    res
+}
+
+fn asset<B>(
+    req: &Request<B>,
+    content_type: &'static str,
+    body: &'static str,
+    version: u64,
+) -> Response<Full<Bytes>> {
+    let etag = format!("\"{version:016x}\"");
+    let fresh = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        });
+    let mut res = if fresh {
+        empty(StatusCode::NOT_MODIFIED)
+    } else {
+        let mut res = with_body(
+            StatusCode::OK,
+            Bytes::from_static(body.as_bytes()),
+            req.method() == Method::HEAD,
+        );
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    res
+}
+
+/// A response with `body`, or with its `Content-Length` and no body for `HEAD`.
+fn with_body(status: StatusCode, body: Bytes, head: bool) -> Response<Full<Bytes>> {
+    let len = body.len();
+    let mut res = Response::new(if head {
+        Full::default()
+    } else {
+        Full::new(body)
+    });
+    *res.status_mut() = status;
+    common_headers(res.headers_mut());
+    res.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    res
+}
+
+fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::default());
+    *res.status_mut() = status;
+    common_headers(res.headers_mut());
+    res
+}
+
+fn common_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("x-powered-by"),
+        HeaderValue::from_static("helpdesk-supply-demo"),
+    );
+}
+
+/// Serves the demo site on an already-bound listener until `shutdown` is cancelled.
+///
+/// HTTP/1.1, one task per connection, with a header read timeout. When `shutdown` is cancelled
+/// it stops accepting, asks open connections to close after their current request, waits for
+/// them for a few seconds at most, and returns. Accept errors (such as running out of file
+/// descriptors) are logged and retried after a short pause, so this returns `Ok(())` on shutdown.
+pub async fn serve(
+    listener: TcpListener,
+    opts: Arc<SiteOptions>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let tracker = TaskTracker::new();
+    loop {
+        let stream = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "demo site: accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let opts = Arc::clone(&opts);
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let service = service_fn(move |req| {
+                let res = respond(&req, &opts);
+                async move { Ok::<_, Infallible>(res) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "demo site: connection ended with an error");
+            }
+        });
+    }
+    tracker.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::debug!("demo site: connections still open after the drain timeout");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn opts() -> SiteOptions {
+        SiteOptions {
+            admin_url: "http://127.0.0.1:9090".to_owned(),
+        }
+    }
+
+    fn get(path: &str, host: &str) -> Response<Full<Bytes>> {
+        let req = Request::get(path).header("host", host).body(()).unwrap();
+        respond(&req, &opts())
+    }
+
+    async fn body(res: Response<Full<Bytes>>) -> String {
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn hv<'a>(res: &'a Response<Full<Bytes>>, name: &str) -> &'a str {
+        res.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_str()
+            .unwrap()
+    }
+
+    fn set_cookies(res: &Response<Full<Bytes>>) -> Vec<String> {
+        res.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn cookie_table_is_consistent() {
+        let mut names: Vec<_> = DEMO_COOKIES.iter().map(|c| c.name).collect();
+        names.push(SCRIPT_COOKIE.name);
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "duplicate names");
+        for c in DEMO_COOKIES.iter().chain([&SCRIPT_COOKIE]) {
+            assert!(
+                c.line.starts_with(&format!("{}=", c.name)),
+                "{} line starts with its name",
+                c.name
+            );
+            assert!(!c.line.contains("Domain="), "{}: Domain is added", c.name);
+            assert!(!c.line.contains("Secure"), "{}: plain HTTP demo", c.name);
+            assert!(c.line.contains("Path=/"), "{}", c.name);
+            if let Some(cat) = c.category {
+                assert!(CATEGORIES.contains(&cat), "{}: {cat}", c.name);
+            }
+            HeaderValue::from_str(c.line).unwrap();
+        }
+        for cat in CATEGORIES {
+            assert!(
+                DEMO_COOKIES.iter().any(|c| c.category == Some(cat)),
+                "no {cat} cookie"
+            );
+        }
+        assert_eq!(
+            DEMO_COOKIES.iter().filter(|c| c.category.is_none()).count(),
+            1
+        );
+        assert_eq!(DEMO_COOKIES.iter().filter(|c| c.parent_domain).count(), 1);
+        let http_only: Vec<_> = DEMO_COOKIES
+            .iter()
+            .filter(|c| c.http_only())
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(http_only, ["_zendesk_session", "__cf_bm", "IDE"]);
+    }
+
+    #[test]
+    fn cookie_domain_rules() {
+        assert_eq!(
+            cookie_domain("demo.localtest.me").as_deref(),
+            Some("localtest.me")
+        );
+        assert_eq!(
+            cookie_domain("demo.localtest.me:8080").as_deref(),
+            Some("localtest.me")
+        );
+        assert_eq!(
+            cookie_domain("Demo.LocalTest.ME.").as_deref(),
+            Some("localtest.me")
+        );
+        assert_eq!(
+            cookie_domain("shop.example.co.uk").as_deref(),
+            Some("example.co.uk")
+        );
+        assert_eq!(
+            cookie_domain("a.b.shop.example.co.uk:443").as_deref(),
+            Some("example.co.uk")
+        );
+        assert_eq!(cookie_domain("127.0.0.1"), None);
+        assert_eq!(cookie_domain("127.0.0.1:8080"), None);
+        assert_eq!(cookie_domain("localhost"), None);
+        assert_eq!(cookie_domain("localhost:8080"), None);
+        assert_eq!(cookie_domain("[::1]:8080"), None);
+        assert_eq!(cookie_domain("::1"), None);
+        assert_eq!(cookie_domain("co.uk"), None);
+        assert_eq!(cookie_domain(""), None);
+        assert_eq!(cookie_domain("evil.example.com;x=y"), None);
+        assert_eq!(cookie_domain("a..example.com"), None);
+    }
+
+    #[test]
+    fn parent_domain_attribute_follows_host() {
+        let with_domain = |host: &str| {
+            let res = get("/", host);
+            set_cookies(&res)
+                .into_iter()
+                .filter(|l| l.contains("Domain="))
+                .collect::<Vec<_>>()
+        };
+        let lines = with_domain("demo.localtest.me:8080");
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("_zdshared_user_session_analytics="));
+        assert!(lines[0].ends_with("; Domain=localtest.me"));
+        let lines = with_domain("shop.example.co.uk");
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].ends_with("; Domain=example.co.uk"));
+        assert!(with_domain("127.0.0.1:8080").is_empty());
+        assert!(with_domain("localhost:8080").is_empty());
+        assert!(with_domain("localhost").is_empty());
+
+        // With no Host at all the cookies are still set, host-only.
+        let req = Request::get("/").body(()).unwrap();
+        let res = respond(&req, &opts());
+        assert_eq!(set_cookies(&res).len(), DEMO_COOKIES.len());
+        assert!(set_cookies(&res).iter().all(|l| !l.contains("Domain=")));
+    }
+
+    #[tokio::test]
+    async fn pages_set_every_demo_cookie() {
+        for path in ["/", "/product", "/?utm_source=demo"] {
+            let res = get(path, "127.0.0.1:8080");
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_eq!(hv(&res, "content-type"), "text/html; charset=utf-8");
+            assert_eq!(hv(&res, "cache-control"), "no-store");
+            let lines = set_cookies(&res);
+            let expected: Vec<_> = DEMO_COOKIES.iter().map(|c| c.line.to_owned()).collect();
+            assert_eq!(lines, expected, "{path}");
+            let len: usize = hv(&res, "content-length").parse().unwrap();
+            let text = body(res).await;
+            assert_eq!(len, text.len());
+            assert!(text.starts_with("<!doctype html>"));
+            assert!(!text.contains("{{"), "unfilled placeholder in {path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn page_has_banner_panel_and_admin_meta() {
+        let text = body(get("/", "demo.localtest.me:8080")).await;
+        assert!(text.contains(r#"<meta name="consentry-admin" content="http://127.0.0.1:9090">"#));
+        assert!(text.contains(r#"<meta name="consentry-cookie-domain" content="localtest.me">"#));
+        assert!(text.contains(r#"<meta name="consentry-script-cookie" content="_gat=1;"#));
+        assert!(text.contains(r#"id="cookie-banner""#));
+        assert!(text.contains(r#"data-consent="all""#));
+        assert!(text.contains(r#"data-consent="none""#));
+        assert!(text.contains(r#"id="banner-choose""#));
+        for cat in &CATEGORIES[1..] {
+            assert!(
+                text.contains(&format!(r#"name="category" value="{cat}""#)),
+                "{cat} checkbox"
+            );
+        }
+        assert!(text.contains(r#"id="open-settings""#));
+        for c in DEMO_COOKIES.iter().chain([&SCRIPT_COOKIE]) {
+            assert!(
+                text.contains(&format!(r#"data-cookie="{}""#, c.name)),
+                "{} row",
+                c.name
+            );
+        }
+        assert!(text.contains(r#"id="blocked-list""#));
+        assert!(text.contains(r#"id="deleted-list""#));
+        assert!(text.contains(r#"id="browser-cookies""#));
+        assert!(text.contains("/assets/app.js?v="));
+        assert!(text.contains("/assets/app.css?v="));
+
+        // No external resources: every src/href is local or a fragment.
+        for attr in ["src=\"", "href=\""] {
+            for part in text.split(attr).skip(1) {
+                let url = part.split('"').next().unwrap();
+                assert!(
+                    url.starts_with('/') || url.starts_with('#') || url.is_empty(),
+                    "external {attr}{url}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn admin_url_is_escaped_and_optional() {
+        let req = Request::get("/").body(()).unwrap();
+        let res = respond(
+            &req,
+            &SiteOptions {
+                admin_url: "http://x/\"><script>".to_owned(),
+            },
+        );
+        let text = body(res).await;
+        assert!(text.contains(r#"content="http://x/&quot;&gt;&lt;script&gt;""#));
+        let res = respond(&req, &SiteOptions::default());
+        assert!(body(res)
+            .await
+            .contains(r#"<meta name="consentry-admin" content="">"#));
+    }
+
+    #[tokio::test]
+    async fn product_page_differs_from_home() {
+        let home = body(get("/", "localhost")).await;
+        let product = body(get("/product", "localhost")).await;
+        assert!(product.contains("Halo Pro"));
+        assert!(product.contains(r#"href="/product" aria-current="page""#));
+        assert!(home.contains(r#"href="/" aria-current="page""#));
+        assert_ne!(home, product);
+    }
+
+    #[tokio::test]
+    async fn assets_have_types_and_are_cacheable() {
+        for (path, ty, content) in [
+            ("/assets/app.css", "text/css; charset=utf-8", APP_CSS),
+            ("/assets/app.js", "text/javascript; charset=utf-8", APP_JS),
+            ("/assets/icon.svg", "image/svg+xml", ICON_SVG),
+        ] {
+            let res = get(path, "localhost");
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert_eq!(hv(&res, "content-type"), ty);
+            assert!(hv(&res, "cache-control").starts_with("public, max-age="));
+            assert!(res.headers().get(header::SET_COOKIE).is_none());
+            let etag = hv(&res, "etag").to_owned();
+            assert_eq!(body(res).await, content);
+
+            let req = Request::get(path)
+                .header("if-none-match", &etag)
+                .body(())
+                .unwrap();
+            let res = respond(&req, &opts());
+            assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{path}");
+            assert!(body(res).await.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn favicon_and_unknown_paths() {
+        let res = get("/favicon.ico", "localhost");
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(body(res).await.is_empty());
+
+        for path in ["/nope", "/assets/", "/assets/other.js", "/product/"] {
+            let res = get(path, "localhost");
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(hv(&res, "content-type"), "text/html; charset=utf-8");
+            assert!(res.headers().get(header::SET_COOKIE).is_none());
+            let text = body(res).await;
+            assert!(text.contains("Page not found"));
+            assert!(!text.contains("{{"));
+        }
+    }
+
+    #[tokio::test]
+    async fn head_is_get_without_body() {
+        for path in ["/", "/product", "/assets/app.js", "/nope"] {
+            let get_res = get(path, "demo.localtest.me");
+            let req = Request::head(path)
+                .header("host", "demo.localtest.me")
+                .body(())
+                .unwrap();
+            let head_res = respond(&req, &opts());
+            assert_eq!(head_res.status(), get_res.status(), "{path}");
+            assert_eq!(
+                hv(&head_res, "content-length"),
+                hv(&get_res, "content-length")
+            );
+            assert_eq!(hv(&head_res, "content-type"), hv(&get_res, "content-type"));
+            assert_eq!(set_cookies(&head_res), set_cookies(&get_res));
+            assert!(body(head_res).await.is_empty(), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_not_allowed() {
+        let req = Request::post("/").body(()).unwrap();
+        let res = respond(&req, &opts());
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(hv(&res, "allow"), "GET, HEAD");
+        assert!(res.headers().get(header::SET_COOKIE).is_none());
+    }
+
+    #[tokio::test]
+    async fn serves_over_tcp_and_shuts_down() {
+        use hyper::client::conn::http1 as client;
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve(listener, Arc::new(opts()), shutdown.clone()));
+
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = client::handshake(TokioIo::new(stream)).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let req = Request::get("/product")
+            .header("host", format!("demo.localtest.me:{}", addr.port()))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let res = sender.send_request(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let lines: Vec<_> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            lines,
+            set_cookie_lines(Some(&format!("demo.localtest.me:{}", addr.port())))
+        );
+        assert!(lines.iter().any(|l| l.ends_with("; Domain=localtest.me")));
+        let text = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(std::str::from_utf8(&text).unwrap().contains("Halo Pro"));
+
+        // The kept-alive connection is closed by the shutdown, and serve returns.
+        shutdown.cancel();
+        let done = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap();
+        assert!(done.is_ok());
+        tokio::time::timeout(Duration::from_secs(5), conn)
+            .await
+            .expect("client connection closed")
+            .unwrap()
+            .unwrap();
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+}
