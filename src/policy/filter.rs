@@ -111,7 +111,9 @@ impl Policy {
         let mut mask: u64 = 0;
         let mut overflow: Vec<bool> = Vec::new();
         let mut any = false;
+        let mut count = 0;
         for (i, value) in headers.get_all(SET_COOKIE).iter().enumerate() {
+            count += 1;
             let (verdict, name) = self.judge(consent, value.as_bytes(), now);
             obs.set_cookie(value.as_bytes(), name, &verdict);
             let block = verdict.action == Action::Block;
@@ -128,19 +130,22 @@ impl Policy {
         if !any {
             return false;
         }
-        let values: Vec<HeaderValue> = match headers.entry(SET_COOKIE) {
-            http::header::Entry::Occupied(e) => e.remove_entry_mult().1.collect(),
-            http::header::Entry::Vacant(_) => return false,
-        };
-        for (i, value) in values.into_iter().enumerate() {
+        // One allocation: the surviving lines, cloned by reference count (the same buffers),
+        // then every line removed and the survivors put back in their order.
+        let mut kept: Vec<HeaderValue> = Vec::with_capacity(count);
+        for (i, value) in headers.get_all(SET_COOKIE).iter().enumerate() {
             let block = if i < 64 {
                 mask & (1 << i) != 0
             } else {
                 overflow[i]
             };
             if !block {
-                headers.append(SET_COOKIE, value);
+                kept.push(value.clone());
             }
+        }
+        headers.remove(SET_COOKIE);
+        for value in kept {
+            headers.append(SET_COOKIE, value);
         }
         true
     }
