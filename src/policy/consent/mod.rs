@@ -5,26 +5,55 @@
 //! `undecided` policy, required categories are always granted, and `Sec-GPC: 1` denies the
 //! configured categories whatever the cookie says.
 
+pub mod cc_cookie;
+pub mod cookiebot;
+pub mod cookieyes;
+pub mod klaro;
 pub mod native;
+pub mod onetrust;
 pub mod reading;
+pub mod tcf;
+pub mod text;
 
 use crate::policy::categories::{Categories, CategoryId, CategorySet};
 use crate::policy::cookie_header;
 pub use reading::{NameMap, Reading, Tally};
+pub use tcf::TcfMap;
 
 /// The consent sources consentry can read, by their `consent.sources` name.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SourceKind {
     Consentry,
+    OneTrust,
+    Cookiebot,
+    CookieYes,
+    CcCookie,
+    Klaro,
+    Tcf,
 }
 
 impl SourceKind {
-    pub const ALL: &'static [SourceKind] = &[SourceKind::Consentry];
+    /// Every source, in the default `consent.sources` order.
+    pub const ALL: &'static [SourceKind] = &[
+        SourceKind::Consentry,
+        SourceKind::OneTrust,
+        SourceKind::Cookiebot,
+        SourceKind::CookieYes,
+        SourceKind::CcCookie,
+        SourceKind::Klaro,
+        SourceKind::Tcf,
+    ];
 
     /// The name used in `consent.sources`, in metrics and in `explain`.
     pub fn name(self) -> &'static str {
         match self {
             SourceKind::Consentry => "consentry",
+            SourceKind::OneTrust => "onetrust",
+            SourceKind::Cookiebot => "cookiebot",
+            SourceKind::CookieYes => "cookieyes",
+            SourceKind::CcCookie => "cc_cookie",
+            SourceKind::Klaro => "klaro",
+            SourceKind::Tcf => "tcf",
         }
     }
 
@@ -38,6 +67,18 @@ impl SourceKind {
 pub enum SourceSpec {
     /// The native cookie, under the configured name.
     Consentry { cookie: Box<str> },
+    /// OneTrust group ids (`C0002`, ...) to our categories.
+    OneTrust { map: NameMap },
+    /// Cookiebot categories (`preferences`, `statistics`, `marketing`) to ours.
+    Cookiebot { map: NameMap },
+    /// CookieYes category slugs to ours.
+    CookieYes { map: NameMap },
+    /// orestbida/cookieconsent category names to ours.
+    CcCookie { map: NameMap },
+    /// Klaro service names to our categories.
+    Klaro { map: NameMap },
+    /// TCF purposes each category needs.
+    Tcf { map: TcfMap },
 }
 
 /// A mapping table key that the operator got wrong.
@@ -48,6 +89,144 @@ pub struct SourceConfigError {
     pub reason: String,
 }
 
+impl SourceConfigError {
+    fn new(key: impl Into<String>, reason: impl Into<String>) -> SourceConfigError {
+        SourceConfigError {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn unknown_category(name: &str, categories: &Categories) -> String {
+    let known: Vec<&str> = categories.ids().map(|id| categories.name(id)).collect();
+    format!(
+        "unknown category `{name}` (configured: {})",
+        known.join(", ")
+    )
+}
+
+/// Compiles a CMP name map: the defaults whose category is configured (the first default for a
+/// name wins), then the operator's table, whose entries replace or add to them. Every table value
+/// must name a configured category.
+fn name_map<'a>(
+    defaults: impl IntoIterator<Item = (&'a str, &'a str)>,
+    table: Option<&toml::Table>,
+    categories: &Categories,
+) -> Result<NameMap, SourceConfigError> {
+    let mut entries: Vec<(Box<str>, CategoryId)> = Vec::new();
+    for (name, category) in defaults {
+        if entries.iter().any(|(n, _)| &**n == name) {
+            continue;
+        }
+        // A default whose category this site does not have is dropped, so a site without (say)
+        // an `advertising` category loads with the defaults.
+        if let Some(id) = categories.lookup(category) {
+            entries.push((name.into(), id));
+        }
+    }
+    for (key, value) in table.into_iter().flatten() {
+        let Some(category) = value.as_str() else {
+            return Err(SourceConfigError::new(
+                key,
+                format!(
+                    "expected a category name (a string), found a {}",
+                    value.type_str()
+                ),
+            ));
+        };
+        let Some(id) = categories.lookup(category) else {
+            return Err(SourceConfigError::new(
+                key,
+                unknown_category(category, categories),
+            ));
+        };
+        match entries.iter_mut().find(|(n, _)| **n == **key) {
+            Some(entry) => entry.1 = id,
+            None => entries.push((key.as_str().into(), id)),
+        }
+    }
+    Ok(NameMap::new(entries))
+}
+
+/// Compiles `[consent.tcf]`: `purposes = { <category> = [<purpose id>, ...], ... }`. The
+/// operator's `purposes` table replaces the default one as a whole.
+fn tcf_map(
+    table: Option<&toml::Table>,
+    categories: &Categories,
+) -> Result<TcfMap, SourceConfigError> {
+    if let Some(key) = table
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| *k != "purposes")
+    {
+        return Err(SourceConfigError::new(
+            key,
+            "unknown key (the only key of [consent.tcf] is `purposes`)",
+        ));
+    }
+    let Some(purposes) = table.and_then(|t| t.get("purposes")) else {
+        let entries = tcf::DEFAULT_PURPOSES
+            .iter()
+            .filter_map(|&(name, list)| categories.lookup(name).map(|id| (id, TcfMap::mask(list))))
+            .collect();
+        return Ok(TcfMap { entries });
+    };
+    let Some(purposes) = purposes.as_table() else {
+        return Err(SourceConfigError::new(
+            "purposes",
+            format!(
+                "expected a table of category = [purpose ids], found a {}",
+                purposes.type_str()
+            ),
+        ));
+    };
+    let mut entries = Vec::new();
+    for (name, list) in purposes {
+        let key = format!("purposes.{name}");
+        let Some(id) = categories.lookup(name) else {
+            return Err(SourceConfigError::new(
+                key,
+                unknown_category(name, categories),
+            ));
+        };
+        let Some(list) = list.as_array() else {
+            return Err(SourceConfigError::new(
+                key,
+                format!(
+                    "expected an array of purpose ids (1 to {}), found a {}",
+                    tcf::MAX_PURPOSE,
+                    list.type_str()
+                ),
+            ));
+        };
+        if list.is_empty() {
+            return Err(SourceConfigError::new(
+                key,
+                "list at least one purpose (an empty list would grant the category on any TC string)",
+            ));
+        }
+        let mut mask = 0u32;
+        for p in list {
+            match p.as_integer() {
+                Some(p @ 1..=24) => mask |= TcfMap::mask(&[p as u32]),
+                _ => {
+                    return Err(SourceConfigError::new(
+                        key,
+                        format!(
+                            "purpose ids are integers from 1 to {}, found {p}",
+                            tcf::MAX_PURPOSE
+                        ),
+                    ))
+                }
+            }
+        }
+        entries.push((id, mask));
+    }
+    Ok(TcfMap { entries })
+}
+
 impl SourceSpec {
     /// Builds the source named in `consent.sources`, applying the operator's `[consent.<name>]`
     /// table over the defaults. `native_cookie` is `consent.cookie`.
@@ -55,9 +234,14 @@ impl SourceSpec {
         kind: SourceKind,
         table: Option<&toml::Table>,
         native_cookie: &str,
-        _categories: &Categories,
+        categories: &Categories,
     ) -> Result<SourceSpec, SourceConfigError> {
-        match kind {
+        let identity = || {
+            categories
+                .ids()
+                .map(|id| (categories.name(id), categories.name(id)))
+        };
+        Ok(match kind {
             SourceKind::Consentry => {
                 if let Some(t) = table {
                     if let Some(k) = t.keys().next() {
@@ -67,16 +251,44 @@ impl SourceSpec {
                         });
                     }
                 }
-                Ok(SourceSpec::Consentry {
+                SourceSpec::Consentry {
                     cookie: native_cookie.into(),
-                })
+                }
             }
-        }
+            SourceKind::OneTrust => SourceSpec::OneTrust {
+                map: name_map(onetrust::DEFAULT_MAP.iter().copied(), table, categories)?,
+            },
+            SourceKind::Cookiebot => SourceSpec::Cookiebot {
+                map: name_map(cookiebot::DEFAULT_MAP.iter().copied(), table, categories)?,
+            },
+            SourceKind::CookieYes => SourceSpec::CookieYes {
+                map: name_map(cookieyes::DEFAULT_MAP.iter().copied(), table, categories)?,
+            },
+            SourceKind::CcCookie => SourceSpec::CcCookie {
+                map: name_map(
+                    identity().chain(cc_cookie::DEFAULT_EXTRA_MAP.iter().copied()),
+                    table,
+                    categories,
+                )?,
+            },
+            SourceKind::Klaro => SourceSpec::Klaro {
+                map: name_map(identity(), table, categories)?,
+            },
+            SourceKind::Tcf => SourceSpec::Tcf {
+                map: tcf_map(table, categories)?,
+            },
+        })
     }
 
     pub fn kind(&self) -> SourceKind {
         match self {
             SourceSpec::Consentry { .. } => SourceKind::Consentry,
+            SourceSpec::OneTrust { .. } => SourceKind::OneTrust,
+            SourceSpec::Cookiebot { .. } => SourceKind::Cookiebot,
+            SourceSpec::CookieYes { .. } => SourceKind::CookieYes,
+            SourceSpec::CcCookie { .. } => SourceKind::CcCookie,
+            SourceSpec::Klaro { .. } => SourceKind::Klaro,
+            SourceSpec::Tcf { .. } => SourceKind::Tcf,
         }
     }
 
@@ -84,16 +296,33 @@ impl SourceSpec {
     pub fn cookie_names(&self) -> Vec<&str> {
         match self {
             SourceSpec::Consentry { cookie } => vec![cookie],
+            SourceSpec::OneTrust { .. } => {
+                vec![onetrust::CONSENT_COOKIE, onetrust::ALERT_BOX_CLOSED_COOKIE]
+            }
+            SourceSpec::Cookiebot { .. } => vec![cookiebot::COOKIE],
+            SourceSpec::CookieYes { .. } => vec![cookieyes::COOKIE],
+            SourceSpec::CcCookie { .. } => vec![cc_cookie::COOKIE],
+            SourceSpec::Klaro { .. } => vec![klaro::COOKIE],
+            SourceSpec::Tcf { .. } => vec![tcf::COOKIE],
         }
     }
 
     /// Reads this source from a `Cookie` header. `None` when its cookie is absent.
     pub fn read(&self, cookies: &str, categories: &Categories) -> Option<Reading> {
-        match self {
-            SourceSpec::Consentry { cookie } => {
-                cookie_header::get(cookies, cookie).map(|v| native::read(v, categories))
+        let get = |name| cookie_header::get(cookies, name);
+        Some(match self {
+            SourceSpec::Consentry { cookie } => native::read(get(cookie)?, categories),
+            SourceSpec::OneTrust { map } => {
+                let consent = get(onetrust::CONSENT_COOKIE)?;
+                let closed = get(onetrust::ALERT_BOX_CLOSED_COOKIE).is_some_and(|v| !v.is_empty());
+                onetrust::read(consent, closed, map)
             }
-        }
+            SourceSpec::Cookiebot { map } => cookiebot::read(get(cookiebot::COOKIE)?, map),
+            SourceSpec::CookieYes { map } => cookieyes::read(get(cookieyes::COOKIE)?, map),
+            SourceSpec::CcCookie { map } => cc_cookie::read(get(cc_cookie::COOKIE)?, map),
+            SourceSpec::Klaro { map } => klaro::read(get(klaro::COOKIE)?, map),
+            SourceSpec::Tcf { map } => tcf::read(get(tcf::COOKIE)?, map),
+        })
     }
 }
 
