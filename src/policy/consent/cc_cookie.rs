@@ -40,59 +40,76 @@ pub fn read(value: &str, map: &NameMap) -> Reading {
     text::with_json(value, |b| scan(b, map)).unwrap_or(Reading::Malformed)
 }
 
-/// The members of the state object this reader uses.
-#[derive(Default)]
-struct State<'a> {
-    /// The raw text of the accepted-names array (`categories`, else `level`).
-    categories: Option<&'a [u8]>,
-    level: Option<&'a [u8]>,
-    /// The raw text of the `services` object.
-    services: Option<&'a [u8]>,
+/// Where the accepted names came from: `categories` beats `level` (v2.9 writes both).
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Source {
+    None,
+    Level,
+    Categories,
+}
+
+/// The accepted names, as raw JSON string contents.
+struct Accepted<'a> {
+    names: [JsonStr<'a>; MAX_NAMES],
+    len: usize,
+    from: Source,
+}
+
+impl<'a> Accepted<'a> {
+    /// Reads an array of strings into the list, replacing what was there.
+    fn read(&mut self, j: &mut Json<'a>, from: Source) -> Option<()> {
+        self.len = 0;
+        self.from = from;
+        j.array(|j| {
+            let name = j.string()?;
+            *self.names.get_mut(self.len)? = name;
+            self.len += 1;
+            Some(())
+        })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = JsonStr<'a>> + '_ {
+        self.names.iter().take(self.len).copied()
+    }
 }
 
 fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
     let mut j = Json::new(b);
-    let mut st = State::default();
+    let mut accepted = Accepted {
+        names: [JsonStr::EMPTY; MAX_NAMES],
+        len: 0,
+        from: Source::None,
+    };
+    let mut services = None;
     j.object(|key, j| {
-        let slot = if key.eq_str("categories") {
-            &mut st.categories
-        } else if key.eq_str("level") {
-            &mut st.level
-        } else if key.eq_str("services") {
-            &mut st.services
+        if key.eq_str("categories") {
+            accepted.read(j, Source::Categories)
+        } else if key.eq_str("level") && accepted.from != Source::Categories {
+            accepted.read(j, Source::Level)
+        } else if key.eq_str("services") && j.peek() == Some(b'{') {
+            let start = j.pos();
+            j.skip_value()?;
+            services = b.get(start..j.pos());
+            Some(())
         } else {
-            return j.skip_value();
-        };
-        let start = j.pos();
-        j.skip_value()?;
-        if slot.is_none() {
-            *slot = b.get(start..j.pos());
+            j.skip_value()
         }
-        Some(())
     })?;
     if !j.at_end() {
         return None;
     }
-    let Some(accepted) = st.categories.or(st.level) else {
+    if accepted.from == Source::None {
         return Some(Reading::NoDecision);
-    };
+    }
 
     let mut tally = Tally::default();
-    let mut count = 0;
-    Json::new(accepted).array(|j| {
-        let name = j.string()?;
-        count += 1;
-        if count > MAX_NAMES {
-            return None;
-        }
+    for name in accepted.iter() {
         if let Some(category) = name.lookup(map) {
             tally.mention(category, true);
         }
-        Some(())
-    })?;
-
+    }
     // A `services` that is not an object is ignored: `categories` alone decides.
-    if let Some(services) = st.services.filter(|s| s.first() == Some(&b'{')) {
+    if let Some(services) = services {
         let mut count = 0;
         Json::new(services).object(|key, j| {
             count += 1;
@@ -100,7 +117,7 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
                 return None;
             }
             if let Some(category) = key.lookup(map) {
-                if !lists(accepted, key) {
+                if !accepted.iter().any(|name| name.same(key)) {
                     tally.mention(category, false);
                 }
             }
@@ -108,29 +125,6 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
         })?;
     }
     Some(tally.finish(CategorySet::EMPTY))
-}
-
-/// Whether the (already validated) array of strings `list` holds `name`.
-fn lists(list: &[u8], name: JsonStr<'_>) -> bool {
-    let mut found = false;
-    let _ = Json::new(list).array(|j| {
-        let s = j.string()?;
-        found |= same(s, name);
-        Some(())
-    });
-    found
-}
-
-fn same(a: JsonStr<'_>, b: JsonStr<'_>) -> bool {
-    if a.0 == b.0 {
-        return true;
-    }
-    if !a.0.contains(&b'\\') && !b.0.contains(&b'\\') {
-        return false;
-    }
-    // Rare: an escaped name. Compare decoded forms.
-    let mut buf = [0u8; 256];
-    b.decode_into(&mut buf).is_some_and(|s| a.eq_str(s))
 }
 
 #[cfg(test)]

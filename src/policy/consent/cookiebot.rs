@@ -40,7 +40,7 @@ pub fn read(value: &str, map: &NameMap) -> Reading {
     if value.len() > MAX_VALUE_LEN || !(value.starts_with('{') || value.starts_with("%7B")) {
         return Reading::Malformed;
     }
-    text::with_decoded(value, Decoding::Lenient, |b| scan(b, map))
+    text::with_decoded(value.as_bytes(), Decoding::Lenient, |b| scan(b, map))
         .flatten()
         .unwrap_or(Reading::Malformed)
 }
@@ -133,15 +133,14 @@ impl<'a> Scanner<'a> {
         self.pos += 1;
         let start = self.pos;
         loop {
-            match *self.b.get(self.pos)? {
-                c if c == quote => {
-                    let s = self.b.get(start..self.pos)?;
-                    self.pos += 1;
-                    return Some(s);
-                }
-                b'\\' => self.pos += 2,
-                _ => self.pos += 1,
+            let rest = self.b.get(self.pos..)?;
+            let stop = text::find_quote_or_backslash(rest, quote)?;
+            if *rest.get(stop)? == quote {
+                let s = self.b.get(start..self.pos + stop)?;
+                self.pos += stop + 1;
+                return Some(s);
             }
+            self.pos += stop + 2;
         }
     }
 

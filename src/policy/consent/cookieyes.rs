@@ -35,7 +35,7 @@ pub fn read(value: &str, map: &NameMap) -> Reading {
     if value.len() > MAX_VALUE_LEN {
         return Reading::Malformed;
     }
-    text::with_decoded(value, Decoding::Lenient, |b| scan(b, map))
+    text::with_decoded(value.as_bytes(), Decoding::Lenient, |b| scan(b, map))
         .flatten()
         .unwrap_or(Reading::Malformed)
 }
@@ -44,13 +44,13 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
     let mut tally = Tally::default();
     let mut action = None;
     let mut pairs = 0;
-    for entry in b.split(|&c| c == b',') {
+    for entry in text::split_on(b, b',') {
         let entry = text::trim(entry);
         if entry.is_empty() {
             continue;
         }
         // Every entry is `key:value`; anything else is not a CookieYes cookie.
-        let colon = entry.iter().position(|&c| c == b':')?;
+        let colon = text::find_byte(entry, b':')?;
         let (key, value) = entry.split_at(colon);
         let value = text::trim(value.get(1..)?);
         let key = text::trim(key);

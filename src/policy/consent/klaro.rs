@@ -10,7 +10,8 @@
 //! decision. A configured service missing from it (the site added it after the visitor chose)
 //! has not been decided: Klaro asks again. A category whose configured services are all missing
 //! stays undecided; a category with at least one service in the cookie follows the services
-//! present (granted only if each is `true`).
+//! present (granted only if each is `true`). A cookie that holds none of the configured services
+//! says nothing about our categories and records no decision, so the next source is tried.
 
 use super::reading::{NameMap, Reading, Tally};
 use super::text::{self, Json};
@@ -38,6 +39,9 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
     })?;
     if !j.at_end() {
         return None;
+    }
+    if tally.mentioned().is_empty() {
+        return Some(Reading::NoDecision);
     }
     Some(tally.finish(map.categories()))
 }
@@ -116,13 +120,9 @@ mod tests {
                 undecided: set(&[1, 3])
             }
         );
-        assert_eq!(
-            read("{}", &map),
-            Reading::Decided {
-                granted: CategorySet::EMPTY,
-                undecided: set(&[1, 2, 3])
-            }
-        );
+        // None of the configured services: nothing decided.
+        assert_eq!(read("{}", &map), Reading::NoDecision);
+        assert_eq!(read(CMS, &mrw_map()), Reading::NoDecision);
     }
 
     #[test]

@@ -722,6 +722,7 @@ mod tests {
             ("klaro partial", &[KLARO_MRW], Some(K::Klaro), S::Partial, &[0, 2], None),
             ("klaro partly missing", &[KLARO_PARTLY_MISSING], Some(K::Klaro), S::Partial, &[0, 1], None),
             ("klaro garbage", &["klaro=%7B%22preferences%22%3A1%7D"], None, S::Invalid, &[0], Some(K::Klaro)),
+            ("klaro without configured services", &["klaro=%7B%22youtube%22%3Atrue%7D", TCF_PURPOSES_1_3], Some(K::Tcf), S::Partial, &[0, 1], None),
             ("tcf accept", &[TCF_ACCEPT], Some(K::Tcf), S::All, &[0, 1, 2, 3], None),
             ("tcf reject with LI", &[TCF_REJECT_LI], Some(K::Tcf), S::None, &[0], None),
             ("tcf purposes 1-3", &[TCF_PURPOSES_1_3], Some(K::Tcf), S::Partial, &[0, 1], None),

@@ -27,43 +27,55 @@ pub const DEFAULT_MAP: &[(&str, &str)] = &[
     ("C0005", "advertising"),
 ];
 
-/// The fields of `OptanonConsent` the decision needs, borrowed raw (still encoded).
-#[derive(Default)]
-struct Fields<'a> {
-    groups: Option<&'a str>,
-    interaction_count: Option<&'a str>,
-    awaiting_reconsent: Option<&'a str>,
+/// The fields of `OptanonConsent` the decision reads.
+const FIELDS: [&[u8]; 3] = [b"groups", b"interactionCount", b"AwaitingReconsent"];
+
+/// The longest encoded key that can decode to one of [`FIELDS`] (each byte as `%XX`).
+const MAX_ENCODED_KEY: usize = 3 * "AwaitingReconsent".len();
+
+/// Which of [`FIELDS`] a raw query key names. Keys are compared decoded, but only a key with
+/// something to decode pays for it.
+fn field(key: &[u8]) -> Option<usize> {
+    let find = |k: &[u8]| FIELDS.iter().position(|f| *f == k);
+    if !key.iter().any(|&b| b == b'%' || b == b'+') {
+        find(key)
+    } else if key.len() <= MAX_ENCODED_KEY {
+        text::with_decoded(key, Decoding::Form, find).flatten()
+    } else {
+        None
+    }
 }
 
 /// Reads an `OptanonConsent` value. `alert_box_closed` tells whether the request also carried a
 /// non-empty `OptanonAlertBoxClosed` cookie.
 pub fn read(consent: &str, alert_box_closed: bool, map: &NameMap) -> Reading {
-    let consent = text::unquote(consent);
+    let consent = text::unquote(consent).as_bytes();
     if consent.len() > MAX_VALUE_LEN {
         return Reading::Malformed;
     }
-    let mut f = Fields::default();
-    for part in consent.split('&') {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        // The first occurrence wins, as `URLSearchParams.get` reads it.
-        let slot = if key_is(key, "groups") {
-            &mut f.groups
-        } else if key_is(key, "interactionCount") {
-            &mut f.interaction_count
-        } else if key_is(key, "AwaitingReconsent") {
-            &mut f.awaiting_reconsent
-        } else {
-            continue;
+    // The raw (still encoded) values; the first occurrence of a key wins, as
+    // `URLSearchParams.get` reads it.
+    let mut values: [Option<&[u8]>; 3] = [None; 3];
+    for part in text::split_on(consent, b'&') {
+        let (key, value) = match text::find_byte(part, b'=') {
+            Some(eq) => {
+                let (k, v) = part.split_at(eq);
+                (k, v.get(1..).unwrap_or_default())
+            }
+            None => (part, &b""[..]),
         };
-        slot.get_or_insert(value);
+        if let Some(slot) = field(key).and_then(|i| values.get_mut(i)) {
+            slot.get_or_insert(value);
+        }
     }
+    let [groups, interaction_count, awaiting_reconsent] = values;
 
     // OneTrust always writes `groups`, even before any interaction: without it this is not a
     // OneTrust consent cookie.
-    let Some(groups) = f.groups else {
+    let Some(groups) = groups else {
         return Reading::Malformed;
     };
-    let interactions = match f.interaction_count {
+    let interactions = match interaction_count {
         None => 0,
         Some(v) => match parse_count(v) {
             Some(n) => n,
@@ -73,9 +85,7 @@ pub fn read(consent: &str, alert_box_closed: bool, map: &NameMap) -> Reading {
     // The publisher asked every visitor to consent again (new purposes or vendors) and this one
     // has not answered yet: the groups still hold the answer to the old question, which does not
     // cover what is asked now, so nothing is decided until the visitor answers.
-    if f.awaiting_reconsent
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-    {
+    if awaiting_reconsent.is_some_and(|v| text::trim(v).eq_ignore_ascii_case(b"true")) {
         return Reading::NoDecision;
     }
     // Banner never closed and no interaction: `groups` holds the template's defaults, not a
@@ -87,7 +97,7 @@ pub fn read(consent: &str, alert_box_closed: bool, map: &NameMap) -> Reading {
 
     text::with_decoded(groups, Decoding::Form, |groups| {
         let mut tally = Tally::default();
-        for entry in groups.split(|&b| b == b',') {
+        for entry in text::split_on(groups, b',') {
             let entry = text::trim(entry);
             let Some(colon) = entry.iter().position(|&b| b == b':') else {
                 // An empty entry (trailing comma) or a bare id: nothing to read.
@@ -105,24 +115,21 @@ pub fn read(consent: &str, alert_box_closed: bool, map: &NameMap) -> Reading {
     .unwrap_or(Reading::Malformed)
 }
 
-/// Whether a raw (form-encoded) query key equals `want`.
-fn key_is(raw: &str, want: &str) -> bool {
-    if raw == want {
-        return true;
+/// `interactionCount`: a small decimal integer (spaces, as `+`, tolerated around it).
+fn parse_count(raw: &[u8]) -> Option<u32> {
+    let mut v = raw;
+    while let [b' ' | b'+', rest @ ..] = v {
+        v = rest;
     }
-    if !raw.contains(['%', '+']) {
-        return false;
+    while let [rest @ .., b' ' | b'+'] = v {
+        v = rest;
     }
-    text::with_decoded(raw, Decoding::Form, |k| k == want.as_bytes()).unwrap_or(false)
-}
-
-/// `interactionCount`: a small decimal integer.
-fn parse_count(raw: &str) -> Option<u32> {
-    let v = raw.trim_matches(|c| c == ' ' || c == '+');
-    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+    if v.is_empty() || v.len() > 9 {
         return None;
     }
-    v.parse().ok()
+    v.iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
 }
 
 #[cfg(test)]

@@ -40,35 +40,61 @@ pub fn unquote(value: &str) -> &str {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// The value of each hex digit, `0xff` for other bytes.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn hex(b: u8) -> Option<u8> {
+    let v = HEX[usize::from(b)];
+    (v != 0xff).then_some(v)
 }
 
-/// Decodes `input` into `out`; `None` when `out` is too small or a strict escape is invalid.
+/// Whether a byte needs decoding.
+fn is_special(b: u8, how: Decoding) -> bool {
+    b == b'%' || (b == b'+' && how == Decoding::Form)
+}
+
+/// Decodes `input` into `out`; `None` when `out` is shorter than `input` or a strict escape is
+/// invalid.
 fn decode_into(input: &[u8], how: Decoding, out: &mut [u8]) -> Option<usize> {
+    // Decoding never lengthens, so `n <= i` and every write below is in bounds.
+    let out = out.get_mut(..input.len())?;
     let mut i = 0;
     let mut n = 0;
     while let Some(&b) = input.get(i) {
-        let (byte, used) = match b {
-            b'%' => match (
-                input.get(i + 1).copied().and_then(hex),
-                input.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(h), Some(l)) => ((h << 4) | l, 3),
-                _ if how == Decoding::Strict => return None,
-                _ => (b'%', 1),
-            },
-            b'+' if how == Decoding::Form => (b' ', 1),
-            _ => (b, 1),
-        };
-        *out.get_mut(n)? = byte;
+        let slot = out.get_mut(n)?;
         n += 1;
-        i += used;
+        i += 1;
+        *slot = match b {
+            b'%' => {
+                let pair = input
+                    .get(i..i + 2)
+                    .and_then(|p| <&[u8; 2]>::try_from(p).ok());
+                match pair.map(|&[h, l]| (HEX[usize::from(h)], HEX[usize::from(l)])) {
+                    Some((h, l)) if h | l < 16 => {
+                        i += 2;
+                        (h << 4) | l
+                    }
+                    _ if how == Decoding::Strict => return None,
+                    _ => b'%',
+                }
+            }
+            b'+' if how == Decoding::Form => b' ',
+            _ => b,
+        };
     }
     Some(n)
 }
@@ -76,25 +102,24 @@ fn decode_into(input: &[u8], how: Decoding, out: &mut [u8]) -> Option<usize> {
 /// Runs `f` on the percent-decoded bytes of `input`, without allocating: a value with nothing to
 /// decode is passed through, others are decoded into a stack buffer. `None` when `input` is
 /// longer than [`MAX_VALUE_LEN`] or, with [`Decoding::Strict`], holds an invalid escape.
-pub fn with_decoded<R>(input: &str, how: Decoding, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-    let bytes = input.as_bytes();
-    if bytes.len() > MAX_VALUE_LEN {
+pub fn with_decoded<R>(input: &[u8], how: Decoding, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    if input.len() > MAX_VALUE_LEN {
         return None;
     }
-    let needs = bytes
-        .iter()
-        .any(|&b| b == b'%' || (b == b'+' && how == Decoding::Form));
-    if !needs {
-        return Some(f(bytes));
-    }
-    if bytes.len() <= SMALL_BUF {
+    let Some(first) = input.iter().position(|&b| is_special(b, how)) else {
+        return Some(f(input));
+    };
+    let (plain, rest) = input.split_at(first);
+    if input.len() <= SMALL_BUF {
         let mut buf = [0u8; SMALL_BUF];
-        let n = decode_into(bytes, how, &mut buf)?;
-        Some(f(buf.get(..n)?))
+        buf.get_mut(..first)?.copy_from_slice(plain);
+        let n = decode_into(rest, how, buf.get_mut(first..)?)?;
+        Some(f(buf.get(..first + n)?))
     } else {
         let mut buf = [0u8; MAX_VALUE_LEN];
-        let n = decode_into(bytes, how, &mut buf)?;
-        Some(f(buf.get(..n)?))
+        buf.get_mut(..first)?.copy_from_slice(plain);
+        let n = decode_into(rest, how, buf.get_mut(first..)?)?;
+        Some(f(buf.get(..first + n)?))
     }
 }
 
@@ -111,7 +136,85 @@ pub fn trim(mut b: &[u8]) -> &[u8] {
 
 /// Looks a byte-string name up in a [`NameMap`] (names that are not UTF-8 match nothing).
 pub fn lookup(map: &NameMap, name: &[u8]) -> Option<CategoryId> {
-    std::str::from_utf8(name).ok().and_then(|s| map.get(s))
+    map.get_bytes(name)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is below `n` (`n <= 0x80`). Exact for the lowest such
+/// byte, which is all the callers use.
+fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH
+}
+
+/// The high bit of each byte of `x` equal to `b` (exact for the lowest one).
+fn bytes_equal(x: u64, b: u8) -> u64 {
+    bytes_below(x ^ (ONES * u64::from(b)), 1)
+}
+
+/// The index of the first byte of `s` for which `hits` (a word-at-a-time test) or `plain` (the
+/// same test on one byte) is true, eight bytes at a time.
+fn find_with(s: &[u8], hits: impl Fn(u64) -> u64, plain: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let h = hits(u64::from_le_bytes(bytes));
+        if h != 0 {
+            return Some(base + (h.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| plain(c))
+        .map(|p| base + p)
+}
+
+/// The index of the first `b` in `s`.
+pub fn find_byte(s: &[u8], b: u8) -> Option<usize> {
+    find_with(s, |x| bytes_equal(x, b), |c| c == b)
+}
+
+/// Splits `s` on every `sep`, like `<[u8]>::split`, finding separators eight bytes at a time.
+pub fn split_on(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_byte(r, sep) {
+            Some(i) => {
+                let (part, tail) = r.split_at(i);
+                rest = tail.get(1..);
+                Some(part)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// The index of the first `quote` or `\\` in `s`.
+pub fn find_quote_or_backslash(s: &[u8], quote: u8) -> Option<usize> {
+    find_with(
+        s,
+        |x| bytes_equal(x, quote) | bytes_equal(x, b'\\'),
+        |c| c == quote || c == b'\\',
+    )
+}
+
+/// The index of the first `"`, `\\` or control character in `s`.
+fn find_string_special(s: &[u8]) -> Option<usize> {
+    find_with(
+        s,
+        |x| bytes_equal(x, b'"') | bytes_equal(x, b'\\') | bytes_below(x, 0x20),
+        |c| c == b'"' || c == b'\\' || c < 0x20,
+    )
 }
 
 /// How deep [`Json::skip_value`] follows nested arrays and objects before giving up.
@@ -119,19 +222,45 @@ const MAX_DEPTH: u32 = 16;
 
 /// The raw text of a JSON string between its quotes, escapes validated but not decoded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct JsonStr<'a>(pub &'a [u8]);
+pub struct JsonStr<'a> {
+    raw: &'a [u8],
+    escaped: bool,
+}
 
-impl JsonStr<'_> {
+impl<'a> JsonStr<'a> {
+    pub const EMPTY: JsonStr<'static> = JsonStr {
+        raw: b"",
+        escaped: false,
+    };
+
+    /// Wraps raw string contents (escapes are assumed valid).
+    pub fn new(raw: &'a [u8]) -> JsonStr<'a> {
+        JsonStr {
+            raw,
+            escaped: raw.contains(&b'\\'),
+        }
+    }
+
+    /// The text between the quotes, escapes undecoded.
+    pub fn raw(self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Whether the text holds escapes.
+    pub fn is_escaped(self) -> bool {
+        self.escaped
+    }
+
     /// Whether the decoded string equals `s`. Escapes are decoded on the fly; a lone surrogate
     /// equals nothing.
     pub fn eq_str(self, s: &str) -> bool {
-        if !self.0.contains(&b'\\') {
-            return self.0 == s.as_bytes();
+        if !self.escaped {
+            return self.raw == s.as_bytes();
         }
         let want = s.as_bytes();
         let mut w = 0;
         let mut chars = Unescape {
-            raw: self.0,
+            raw: self.raw,
             pos: 0,
         };
         loop {
@@ -150,11 +279,24 @@ impl JsonStr<'_> {
         }
     }
 
+    /// Whether two strings are equal once decoded.
+    pub fn same(self, other: JsonStr<'_>) -> bool {
+        if !self.escaped && !other.escaped {
+            return self.raw == other.raw;
+        }
+        let mut buf = [0u8; 256];
+        match (self.escaped, other.escaped) {
+            (true, false) => std::str::from_utf8(other.raw).is_ok_and(|s| self.eq_str(s)),
+            (false, true) => std::str::from_utf8(self.raw).is_ok_and(|s| other.eq_str(s)),
+            _ => other.decode_into(&mut buf).is_some_and(|s| self.eq_str(s)),
+        }
+    }
+
     /// Decodes the string into `buf`; `None` if it does not fit or is not Unicode text.
     pub fn decode_into(self, buf: &mut [u8]) -> Option<&str> {
         let mut n = 0;
         let mut chars = Unescape {
-            raw: self.0,
+            raw: self.raw,
             pos: 0,
         };
         while let Some(c) = chars.next_char() {
@@ -168,8 +310,8 @@ impl JsonStr<'_> {
 
     /// The category the decoded string maps to.
     pub fn lookup(self, map: &NameMap) -> Option<CategoryId> {
-        if !self.0.contains(&b'\\') {
-            return lookup(map, self.0);
+        if !self.escaped {
+            return lookup(map, self.raw);
         }
         map.iter().find(|(n, _)| self.eq_str(n)).map(|(_, c)| c)
     }
@@ -304,26 +446,32 @@ impl<'a> Json<'a> {
             return None;
         }
         let start = self.pos;
+        let mut escaped = false;
         loop {
-            match *self.b.get(self.pos)? {
+            let rest = self.b.get(self.pos..)?;
+            let stop = find_string_special(rest)?;
+            self.pos += stop;
+            match *rest.get(stop)? {
                 b'"' => {
-                    let s = self.b.get(start..self.pos)?;
+                    let raw = self.b.get(start..self.pos)?;
                     self.pos += 1;
-                    return Some(JsonStr(s));
+                    return Some(JsonStr { raw, escaped });
                 }
-                b'\\' => match *self.b.get(self.pos + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
-                    b'u' => {
-                        let digits = self.b.get(self.pos + 2..self.pos + 6)?;
-                        if !digits.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
+                b'\\' => {
+                    escaped = true;
+                    match *rest.get(stop + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
+                        b'u' => {
+                            let digits = rest.get(stop + 2..stop + 6)?;
+                            if !digits.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.pos += 6;
                         }
-                        self.pos += 6;
+                        _ => return None,
                     }
-                    _ => return None,
-                },
-                0x00..=0x1f => return None,
-                _ => self.pos += 1,
+                }
+                _ => return None,
             }
         }
     }
@@ -454,7 +602,7 @@ pub fn with_json<R>(value: &str, mut f: impl FnMut(&[u8]) -> Option<R>) -> Optio
             return None;
         }
     }
-    with_decoded(value, Decoding::Strict, f).flatten()
+    with_decoded(value.as_bytes(), Decoding::Strict, f).flatten()
 }
 
 #[cfg(test)]
@@ -462,7 +610,9 @@ mod tests {
     use super::*;
 
     fn dec(s: &str, how: Decoding) -> Option<String> {
-        with_decoded(s, how, |b| String::from_utf8_lossy(b).into_owned())
+        with_decoded(s.as_bytes(), how, |b| {
+            String::from_utf8_lossy(b).into_owned()
+        })
     }
 
     #[test]
@@ -500,7 +650,7 @@ mod tests {
         let mut j = Json::new(doc);
         let mut keys = Vec::new();
         j.object(|k, j| {
-            keys.push(String::from_utf8_lossy(k.0).into_owned());
+            keys.push(String::from_utf8_lossy(k.raw()).into_owned());
             j.skip_value()
         })
         .unwrap();
@@ -532,20 +682,85 @@ mod tests {
     }
 
     #[test]
+    fn byte_search_and_split() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in [0u8, b'&', b',', 0x7f, 0x80, 0xa6, 0xff] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    for needle in [b'&', b',', 0u8, 0xff, b'a'] {
+                        let plain = v.iter().position(|&c| c == needle);
+                        assert_eq!(find_byte(&v, needle), plain, "{v:?} {needle}");
+                    }
+                }
+            }
+        }
+        for s in [
+            &b""[..],
+            b"&",
+            b"a&&b",
+            b"&a&",
+            b"abcdefghij&klmnopqrstu&",
+            b"no separator",
+        ] {
+            let mine: Vec<&[u8]> = split_on(s, b'&').collect();
+            let std: Vec<&[u8]> = s.split(|&c| c == b'&').collect();
+            assert_eq!(mine, std, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn string_scan_finds_the_first_special_byte() {
+        for (s, want) in [
+            (&b""[..], None),
+            (b"abc", None),
+            (b"abcdefghijklmnop", None),
+            (b"\"", Some(0)),
+            (b"abcdefg\"", Some(7)),
+            (b"abcdefgh\"", Some(8)),
+            (b"abcdefghijk\\x\"", Some(11)),
+            (b"ab\ncd\"", Some(2)),
+            (b"\xc3\xa9\xff\x80abcdef\x1f", Some(10)),
+            (b"\x7f\x20!#[]~\xe2\x82\xac0123456789", None),
+        ] {
+            assert_eq!(find_string_special(s), want, "{s:?}");
+        }
+        // Every position and every byte value, against the plain definition.
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    let plain = v.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+                    assert_eq!(find_string_special(&v), plain, "{v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn json_string_equality_decodes_escapes() {
-        assert!(JsonStr(b"abc").eq_str("abc"));
-        assert!(!JsonStr(b"abc").eq_str("ab"));
-        assert!(JsonStr(br"a\u0062c").eq_str("abc"));
-        assert!(JsonStr(br"\/\\\n").eq_str("/\\\n"));
-        assert!(JsonStr(br"\ud83d\ude00").eq_str("😀"));
-        assert!(JsonStr("caf\\u00e9".as_bytes()).eq_str("café"));
-        assert!(!JsonStr(br"\ud83d").eq_str("\u{fffd}"));
-        assert!(!JsonStr(br"a\u0062").eq_str("abc"));
-        assert!(!JsonStr(br"a\u0062cd").eq_str("abc"));
+        assert!(JsonStr::new(b"abc").eq_str("abc"));
+        assert!(!JsonStr::new(b"abc").eq_str("ab"));
+        assert!(JsonStr::new(br"a\u0062c").eq_str("abc"));
+        assert!(JsonStr::new(br"\/\\\n").eq_str("/\\\n"));
+        assert!(JsonStr::new(br"\ud83d\ude00").eq_str("😀"));
+        assert!(JsonStr::new("caf\\u00e9".as_bytes()).eq_str("café"));
+        assert!(!JsonStr::new(br"\ud83d").eq_str("\u{fffd}"));
+        assert!(!JsonStr::new(br"a\u0062").eq_str("abc"));
+        assert!(!JsonStr::new(br"a\u0062cd").eq_str("abc"));
+        assert!(JsonStr::new(br"a\u0062c").same(JsonStr::new(b"abc")));
+        assert!(JsonStr::new(b"abc").same(JsonStr::new(br"\u0061bc")));
+        assert!(JsonStr::new(br"\u0061bc").same(JsonStr::new(br"a\u0062c")));
+        assert!(!JsonStr::new(br"\u0061bc").same(JsonStr::new(br"a\u0062d")));
+        assert!(!JsonStr::new(b"abc").same(JsonStr::new(b"abd")));
         let mut buf = [0u8; 8];
-        assert_eq!(JsonStr(br"a\u0062c").decode_into(&mut buf), Some("abc"));
-        assert_eq!(JsonStr(br"\ud83d").decode_into(&mut buf), None);
-        assert_eq!(JsonStr(b"123456789").decode_into(&mut buf), None);
+        assert_eq!(
+            JsonStr::new(br"a\u0062c").decode_into(&mut buf),
+            Some("abc")
+        );
+        assert_eq!(JsonStr::new(br"\ud83d").decode_into(&mut buf), None);
+        assert_eq!(JsonStr::new(b"123456789").decode_into(&mut buf), None);
     }
 
     #[test]
