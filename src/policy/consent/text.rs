@@ -23,7 +23,7 @@ pub enum Decoding {
     /// `application/x-www-form-urlencoded`, as `URLSearchParams` reads it: `+` is a space and an
     /// invalid escape stays literal.
     Form,
-    /// `decodeURIComponent`/`unescape`-style: `+` stays literal, an invalid escape stays literal.
+    /// As JavaScript's `unescape` reads it: `+` stays literal, an invalid escape stays literal.
     Lenient,
     /// `decodeURIComponent` as `JSON.parse(decodeURIComponent(v))` readers use it: `+` stays
     /// literal and an invalid escape fails the whole value.
@@ -521,7 +521,7 @@ impl<'a> Json<'a> {
         Some(())
     }
 
-    /// Skips any value, following at most [`MAX_DEPTH`] levels of nesting.
+    /// Skips any value, following at most 16 levels of nested arrays and objects.
     pub fn skip_value(&mut self) -> Option<()> {
         self.skip_nested(0)
     }
