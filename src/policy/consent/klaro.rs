@@ -50,6 +50,7 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
 mod tests {
     use super::*;
     use crate::policy::categories::{CategoryId, CategorySet};
+    use crate::policy::consent::text::MAX_VALUE_LEN;
 
     // essential 0, functional 1, analytics 2, advertising 3
     fn mrw_map() -> NameMap {
@@ -152,6 +153,21 @@ mod tests {
         let deep = format!(r#"{{"x":{}1{}}}"#, "[".repeat(64), "]".repeat(64));
         assert_eq!(read(&deep, &mrw_map()), Reading::Malformed);
         let huge = format!(r#"{{"x":"{}"}}"#, "a".repeat(5000));
+        assert_eq!(read(&huge, &mrw_map()), Reading::Malformed);
+        // Escaped names are decoded; a cookie full of them still reads in one pass.
+        let escaped = format!(
+            r#"{{{}"google-\u0061nalytics":true}}"#,
+            r#""pref\u0065rence":false,"#.repeat(150)
+        );
+        assert!(escaped.len() < MAX_VALUE_LEN);
+        assert_eq!(
+            read(&escaped, &mrw_map()),
+            Reading::Decided {
+                granted: set(&[2]),
+                undecided: set(&[0, 1, 3])
+            }
+        );
+        let huge = format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_VALUE_LEN));
         assert_eq!(read(&huge, &mrw_map()), Reading::Malformed);
     }
 }

@@ -220,6 +220,9 @@ fn find_string_special(s: &[u8]) -> Option<usize> {
 /// How deep [`Json::skip_value`] follows nested arrays and objects before giving up.
 const MAX_DEPTH: u32 = 16;
 
+/// The longest decoded name an escaped JSON string is looked up as.
+pub const MAX_ESCAPED_NAME: usize = 256;
+
 /// The raw text of a JSON string between its quotes, escapes validated but not decoded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct JsonStr<'a> {
@@ -284,7 +287,7 @@ impl<'a> JsonStr<'a> {
         if !self.escaped && !other.escaped {
             return self.raw == other.raw;
         }
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; MAX_ESCAPED_NAME];
         match (self.escaped, other.escaped) {
             (true, false) => std::str::from_utf8(other.raw).is_ok_and(|s| self.eq_str(s)),
             (false, true) => std::str::from_utf8(self.raw).is_ok_and(|s| other.eq_str(s)),
@@ -308,12 +311,16 @@ impl<'a> JsonStr<'a> {
         std::str::from_utf8(buf.get(..n)?).ok()
     }
 
-    /// The category the decoded string maps to.
+    /// The category the decoded string maps to. An escaped string is decoded once (into a stack
+    /// buffer) and then compared, so a cookie full of escaped names costs no more than a plain
+    /// one; an escaped name longer than [`MAX_ESCAPED_NAME`] once decoded maps to nothing.
     pub fn lookup(self, map: &NameMap) -> Option<CategoryId> {
         if !self.escaped {
             return lookup(map, self.raw);
         }
-        map.iter().find(|(n, _)| self.eq_str(n)).map(|(_, c)| c)
+        let mut buf = [0u8; MAX_ESCAPED_NAME];
+        self.decode_into(&mut buf)
+            .and_then(|name| map.get_bytes(name.as_bytes()))
     }
 }
 
@@ -736,6 +743,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn escaped_names_are_looked_up_decoded() {
+        let map = NameMap::new([
+            ("googleAnalytics".into(), CategoryId(2)),
+            ("caf\u{e9}".into(), CategoryId(1)),
+        ]);
+        assert_eq!(
+            JsonStr::new(b"googleAnalytics").lookup(&map),
+            Some(CategoryId(2))
+        );
+        assert_eq!(
+            JsonStr::new(br"google\u0041nalytics").lookup(&map),
+            Some(CategoryId(2))
+        );
+        assert_eq!(
+            JsonStr::new(br"caf\u00e9").lookup(&map),
+            Some(CategoryId(1))
+        );
+        assert_eq!(JsonStr::new(br"caf\u00e8").lookup(&map), None);
+        let long = format!("{}\\u0041", "a".repeat(MAX_ESCAPED_NAME));
+        assert_eq!(JsonStr::new(long.as_bytes()).lookup(&map), None);
     }
 
     #[test]
