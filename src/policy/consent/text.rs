@@ -106,7 +106,15 @@ pub fn with_decoded<R>(input: &[u8], how: Decoding, f: impl FnOnce(&[u8]) -> R) 
     if input.len() > MAX_VALUE_LEN {
         return None;
     }
-    let Some(first) = input.iter().position(|&b| is_special(b, how)) else {
+    let first = match how {
+        Decoding::Form => find_with(
+            input,
+            |x| bytes_equal(x, b'%') | bytes_equal(x, b'+'),
+            |b| is_special(b, how),
+        ),
+        _ => find_byte(input, b'%'),
+    };
+    let Some(first) = first else {
         return Some(f(input));
     };
     let (plain, rest) = input.split_at(first);
@@ -344,6 +352,10 @@ impl Unescape<'_> {
     /// or bytes that are not UTF-8).
     fn next_char(&mut self) -> Option<Option<char>> {
         let b = *self.raw.get(self.pos)?;
+        if b.is_ascii() && b != b'\\' {
+            self.pos += 1;
+            return Some(Some(char::from(b)));
+        }
         if b != b'\\' {
             // Copy one UTF-8 sequence.
             let len = match b {
