@@ -51,6 +51,14 @@ impl NameMap {
             .map(|&(_, c)| c)
     }
 
+    /// Like [`NameMap::get`], for a name in raw bytes (bytes that are not UTF-8 match nothing).
+    pub fn get_bytes(&self, cmp_name: &[u8]) -> Option<CategoryId> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.as_bytes() == cmp_name)
+            .map(|&(_, c)| c)
+    }
+
     /// Like [`NameMap::get`], comparing names ASCII case-insensitively.
     pub fn get_ignore_case(&self, cmp_name: &str) -> Option<CategoryId> {
         self.entries
@@ -153,6 +161,8 @@ mod tests {
         assert_eq!(m.get("c0002"), None);
         assert_eq!(m.get_ignore_case("c0002"), Some(CategoryId(1)));
         assert_eq!(m.get("C0009"), None);
+        assert_eq!(m.get_bytes(b"C0004"), Some(CategoryId(2)));
+        assert_eq!(m.get_bytes(b"C0004\xff"), None);
         assert_eq!(m.categories().len(), 2);
     }
 }
