@@ -29,7 +29,8 @@ pub struct Metrics {
     stripped: IntCounterVec,
     consent: IntCounterVec,
     pub gpc: IntCounter,
-    requests: IntCounterVec,
+    /// `consentry_http_requests_total` for 1xx..5xx, resolved once.
+    requests: [IntCounter; 5],
     pub duration: Histogram,
     upstream_errors: IntCounterVec,
     reloads: IntCounterVec,
@@ -131,9 +132,7 @@ impl Metrics {
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
-        for code in ["1xx", "2xx", "3xx", "4xx", "5xx"] {
-            requests.with_label_values(&[code]);
-        }
+        let requests = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|code| requests.with_label_values(&[code]));
         Metrics {
             registry: r,
             blocked,
@@ -183,14 +182,8 @@ impl Metrics {
     }
 
     pub fn request(&self, status: http::StatusCode) {
-        let class = match status.as_u16() / 100 {
-            1 => "1xx",
-            2 => "2xx",
-            3 => "3xx",
-            4 => "4xx",
-            _ => "5xx",
-        };
-        self.requests.with_label_values(&[class]).inc();
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.requests[class].inc();
     }
 
     pub fn upstream_error(&self, kind: &'static str) {

@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use super::categories::CategoryId;
 use super::glob;
 
@@ -109,7 +111,9 @@ impl Trie {
 #[derive(Clone, Debug)]
 pub struct Matcher {
     rules: Vec<Rule>,
-    exact: HashMap<Box<[u8]>, RuleId>,
+    /// Exact names; Fx hashing (names are short and the map is built from configuration, not
+    /// from requests, so flooding is not a concern).
+    exact: FxHashMap<Box<[u8]>, RuleId>,
     /// Globs with a non-empty literal prefix, keyed by that prefix.
     prefixed: Trie,
     /// Globs starting with `*`, keyed by their reversed literal suffix.
@@ -123,7 +127,7 @@ impl Matcher {
         patterns: impl IntoIterator<Item = (&'a str, CategoryId)>,
     ) -> Result<Matcher, RuleError> {
         let mut rules: Vec<Rule> = Vec::new();
-        let mut exact: HashMap<Box<[u8]>, RuleId> = HashMap::new();
+        let mut exact: FxHashMap<Box<[u8]>, RuleId> = FxHashMap::default();
         let mut globs: Vec<RuleId> = Vec::new();
         let mut seen_globs: HashMap<&'a str, CategoryId> = HashMap::new();
 

@@ -6,18 +6,21 @@ use std::net::IpAddr;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, TE, UPGRADE, VIA};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1, plus the legacy
-/// `Keep-Alive` and `Proxy-Connection`).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// `Keep-Alive` and `Proxy-Connection`). Static names: removing by `HeaderName` skips parsing.
+static HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    http::header::PROXY_AUTHENTICATE,
+    http::header::PROXY_AUTHORIZATION,
+    TE,
+    http::header::TRAILER,
+    http::header::TRANSFER_ENCODING,
+    UPGRADE,
 ];
+
+/// `Sec-GPC`, the Global Privacy Control request header.
+pub static SEC_GPC: HeaderName = HeaderName::from_static("sec-gpc");
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -25,22 +28,29 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 
 /// Removes the hop-by-hop headers: the fixed list and every header named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Collect the names `Connection` lists first (rarely more than one or two).
+    // One pass over the names first: most messages carry none of these, or only `Connection`.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
+    // The names `Connection` lists (rarely more than one or two); `keep-alive` and `close` are
+    // the common ones and need no lookup of their own.
     let mut listed: Vec<HeaderName> = Vec::new();
     for value in headers.get_all(CONNECTION) {
-        if let Ok(v) = value.to_str() {
-            for token in v.split(',') {
-                if let Ok(name) = HeaderName::from_bytes(token.trim().as_bytes()) {
-                    listed.push(name);
-                }
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token.eq_ignore_ascii_case(b"keep-alive") || token.eq_ignore_ascii_case(b"close") || token.is_empty() {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token) {
+                listed.push(name);
             }
         }
     }
     for name in listed {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
     }
 }
 
@@ -143,8 +153,9 @@ mod tests {
             ("set-cookie", "a=1"),
         ]);
         remove_hop_by_hop(&mut h);
-        let names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, vec!["x-kept", "set-cookie"]);
+        let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, vec!["set-cookie", "x-kept"]);
     }
 
     #[test]

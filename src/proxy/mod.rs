@@ -120,13 +120,17 @@ fn joined_cookies(headers: &HeaderMap) -> Option<Cow<'_, str>> {
 
 fn is_gpc(headers: &HeaderMap) -> bool {
     headers
-        .get("sec-gpc")
+        .get(&headers::SEC_GPC)
         .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
 }
 
 /// Marks a response so shared caches do not store it: `private` replaces `public` and
 /// `s-maxage`, unless the response is already `private` or `no-store`.
 fn make_private(headers: &mut HeaderMap) {
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        return;
+    }
     let mut directives: Vec<String> = Vec::new();
     for v in headers.get_all(CACHE_CONTROL) {
         for d in String::from_utf8_lossy(v.as_bytes()).split(',') {
@@ -312,20 +316,15 @@ async fn forward(
     }
     headers::add_forwarded(&mut parts.headers, peer.ip(), https, host_value.as_ref());
     headers::add_via(&mut parts.headers, parts.version);
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    parts.uri = http::Uri::builder()
-        .scheme(if config.upstream.https {
-            "https"
-        } else {
-            "http"
-        })
-        .authority(config.upstream.authority.clone())
-        .path_and_query(path)
-        .build()
+    // The client's path and query, on the upstream's scheme and authority (no copies: the
+    // URI parts are reference-counted).
+    let mut uri = std::mem::take(&mut parts.uri).into_parts();
+    uri.scheme = Some(if config.upstream.https { http::uri::Scheme::HTTPS } else { http::uri::Scheme::HTTP });
+    uri.authority = Some(config.upstream.authority.clone());
+    if uri.path_and_query.is_none() {
+        uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    parts.uri = http::Uri::from_parts(uri)
         .map_err(|e| ProxyError::Protocol(format!("cannot build the upstream URI: {e}")))?;
     parts.version = Version::HTTP_11;
     if let Some(limit) = config.server.max_body_bytes {
