@@ -67,7 +67,8 @@ pub fn render(metrics: &Metrics, draining: bool) -> String {
     let deletions = metrics.samples("consentry_cookie_deletions_total");
     let requests = metrics.samples("consentry_http_requests_total");
     let consent = metrics.samples("consentry_consent_total");
-    let total = |s: &[(Vec<(String, String)>, f64)]| s.iter().map(|(_, v)| v).sum::<f64>();
+    // A fold from +0.0: `sum` of no samples is -0.0, which would print as "-0".
+    let total = |s: &[(Vec<(String, String)>, f64)]| s.iter().fold(0.0, |acc, (_, v)| acc + v);
 
     let mut html = String::with_capacity(16 * 1024);
     html.push_str(concat!(
@@ -173,5 +174,12 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("consentry status"));
+    }
+
+    #[test]
+    fn empty_totals_read_zero_not_minus_zero() {
+        let html = render(&Metrics::new(), false);
+        assert!(!html.contains("<b>-0</b>"), "{html}");
+        assert!(html.contains("<b>0</b>would block (report-only)"));
     }
 }

@@ -332,7 +332,9 @@ impl Reloader {
             Ok(c) => reload_into(&self.inner, c).await,
             Err(e) => Err(e.to_string()),
         };
-        let ok = match result {
+        // Counted before it is logged, so whoever reads the log line sees the counter moved.
+        self.inner.shared.metrics.reload(result.is_ok());
+        match result {
             Ok(()) => {
                 tracing::info!(path = %self.path.display(), "configuration reloaded");
                 true
@@ -341,9 +343,7 @@ impl Reloader {
                 tracing::error!(error = %e, "configuration reload failed; keeping the previous configuration");
                 false
             }
-        };
-        self.inner.shared.metrics.reload(ok);
-        ok
+        }
     }
 
     /// The files whose change should trigger a reload: the configuration and what it names.
