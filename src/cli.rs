@@ -301,11 +301,17 @@ pub fn summary(c: &Config) -> String {
     s
 }
 
+/// The runtime: one worker runs on a single-threaded scheduler (no work-stealing overhead, as an
+/// nginx worker process); more use the multi-threaded one.
 fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1))
-        .enable_all()
-        .build()
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
 }
 
 fn run(path: PathBuf) -> ExitCode {
