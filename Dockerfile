@@ -5,6 +5,9 @@
 #   docker build -t consentry .
 #   docker run --rm -v "$PWD/deploy/docker:/etc/consentry:ro" -p 8080:8080 -p 9090:9090 consentry
 #
+# (deploy/docker/consentry.toml proxies to host.docker.internal:3000; on Linux add
+# --add-host=host.docker.internal:host-gateway to the run command.)
+#
 # The configuration is read from /etc/consentry/consentry.toml: mount a directory holding
 # consentry.toml there (a Kubernetes ConfigMap volume, or `-v DIR:/etc/consentry:ro`). Mount the
 # directory rather than the single file: consentry watches the directory and reloads when the file
