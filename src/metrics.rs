@@ -132,7 +132,8 @@ impl Metrics {
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
-        let requests = ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|code| requests.with_label_values(&[code]));
+        let requests =
+            ["1xx", "2xx", "3xx", "4xx", "5xx"].map(|code| requests.with_label_values(&[code]));
         Metrics {
             registry: r,
             blocked,

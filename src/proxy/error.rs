@@ -21,6 +21,9 @@ pub enum ProxyError {
     /// The upstream answered with something that is not HTTP, or closed mid-response.
     #[error("upstream protocol error: {0}")]
     Protocol(String),
+    /// The request is malformed in a way hyper's parser lets through (missing or repeated Host).
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
     /// The client's body exceeded `max_body_bytes`.
     #[error("request body larger than the configured limit")]
     BodyTooLarge,
@@ -32,6 +35,7 @@ impl ProxyError {
             ProxyError::Connect(_) | ProxyError::Protocol(_) => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -41,7 +45,7 @@ impl ProxyError {
             ProxyError::Connect(_) => Some("connect"),
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => Some("timeout"),
             ProxyError::Protocol(_) => Some("protocol"),
-            ProxyError::BodyTooLarge => None,
+            ProxyError::BodyTooLarge | ProxyError::BadRequest(_) => None,
         }
     }
 
@@ -55,6 +59,7 @@ impl ProxyError {
                 "504 Gateway Timeout: the upstream did not answer in time\n"
             }
             ProxyError::BodyTooLarge => "413 Content Too Large\n",
+            ProxyError::BadRequest(_) => "400 Bad Request\n",
         }
     }
 

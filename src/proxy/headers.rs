@@ -38,7 +38,10 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for value in headers.get_all(CONNECTION) {
         for token in value.as_bytes().split(|&b| b == b',') {
             let token = token.trim_ascii();
-            if token.eq_ignore_ascii_case(b"keep-alive") || token.eq_ignore_ascii_case(b"close") || token.is_empty() {
+            if token.eq_ignore_ascii_case(b"keep-alive")
+                || token.eq_ignore_ascii_case(b"close")
+                || token.is_empty()
+            {
                 continue;
             }
             if let Ok(name) = HeaderName::from_bytes(token) {

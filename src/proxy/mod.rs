@@ -243,11 +243,20 @@ async fn forward(
     let consent = policy.decide(cookie_text, gpc);
     rt.policy_metrics.consent(&consent);
     let plan = policy.plan_request(&consent, cookie_text);
-    let host_value = req.headers().get(HOST).cloned().or_else(|| {
-        req.uri()
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
+    // The request's host: the authority of an absolute-form target (HTTP/1.1, RFC 9112 §3.2.2)
+    // or of HTTP/2's :authority wins over Host. HTTP/1.1 needs exactly one Host.
+    let hosts = req.headers().get_all(HOST).iter().count();
+    if hosts > 1
+        || (hosts == 0 && req.version() == Version::HTTP_11 && req.uri().authority().is_none())
+    {
+        return Err(ProxyError::BadRequest(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
+    }
+    let host_value = match req.uri().authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => req.headers().get(HOST).cloned(),
+    };
     let mut blocked_names = Vec::new();
     let mut deleted_names = Vec::new();
     let mut obs = RequestObserver {
@@ -309,17 +318,19 @@ async fn forward(
             }
         }
     }
-    if !parts.headers.contains_key(HOST) {
-        if let Some(h) = &host_value {
-            parts.headers.insert(HOST, h.clone());
-        }
+    if let Some(h) = &host_value {
+        parts.headers.insert(HOST, h.clone());
     }
     headers::add_forwarded(&mut parts.headers, peer.ip(), https, host_value.as_ref());
     headers::add_via(&mut parts.headers, parts.version);
     // The client's path and query, on the upstream's scheme and authority (no copies: the
     // URI parts are reference-counted).
     let mut uri = std::mem::take(&mut parts.uri).into_parts();
-    uri.scheme = Some(if config.upstream.https { http::uri::Scheme::HTTPS } else { http::uri::Scheme::HTTP });
+    uri.scheme = Some(if config.upstream.https {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    });
     uri.authority = Some(config.upstream.authority.clone());
     if uri.path_and_query.is_none() {
         uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));

@@ -62,5 +62,8 @@ pub fn client(up: &Upstream) -> Result<UpstreamClient, String> {
         .timer(TokioTimer::new())
         .pool_idle_timeout(up.pool_idle_timeout)
         .pool_max_idle_per_host(1024)
+        // Upstream responses may carry many Set-Cookie lines (hyper's default stops at 100).
+        .http1_max_headers(1000)
+        .http1_max_buf_size(1024 * 1024)
         .build(connector))
 }
