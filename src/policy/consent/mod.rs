@@ -292,39 +292,60 @@ impl SourceSpec {
         }
     }
 
+    /// The cookies this source reads: its main cookie and, for OneTrust, the banner-closed one.
+    fn names(&self) -> [Option<&str>; 2] {
+        match self {
+            SourceSpec::Consentry { cookie } => [Some(cookie), None],
+            SourceSpec::OneTrust { .. } => [
+                Some(onetrust::CONSENT_COOKIE),
+                Some(onetrust::ALERT_BOX_CLOSED_COOKIE),
+            ],
+            SourceSpec::Cookiebot { .. } => [Some(cookiebot::COOKIE), None],
+            SourceSpec::CookieYes { .. } => [Some(cookieyes::COOKIE), None],
+            SourceSpec::CcCookie { .. } => [Some(cc_cookie::COOKIE), None],
+            SourceSpec::Klaro { .. } => [Some(klaro::COOKIE), None],
+            SourceSpec::Tcf { .. } => [Some(tcf::COOKIE), None],
+        }
+    }
+
     /// The names of the cookies this source reads. They are always essential.
     pub fn cookie_names(&self) -> Vec<&str> {
-        match self {
-            SourceSpec::Consentry { cookie } => vec![cookie],
-            SourceSpec::OneTrust { .. } => {
-                vec![onetrust::CONSENT_COOKIE, onetrust::ALERT_BOX_CLOSED_COOKIE]
-            }
-            SourceSpec::Cookiebot { .. } => vec![cookiebot::COOKIE],
-            SourceSpec::CookieYes { .. } => vec![cookieyes::COOKIE],
-            SourceSpec::CcCookie { .. } => vec![cc_cookie::COOKIE],
-            SourceSpec::Klaro { .. } => vec![klaro::COOKIE],
-            SourceSpec::Tcf { .. } => vec![tcf::COOKIE],
-        }
+        self.names().into_iter().flatten().collect()
     }
 
     /// Reads this source from a `Cookie` header. `None` when its cookie is absent.
     pub fn read(&self, cookies: &str, categories: &Categories) -> Option<Reading> {
-        let get = |name| cookie_header::get(cookies, name);
+        let [a, b] = self.names();
+        let first = a.and_then(|n| cookie_header::get(cookies, n));
+        let second = b.and_then(|n| cookie_header::get(cookies, n));
+        self.read_values(first, second, categories)
+    }
+
+    /// Reads this source from the values of its cookies (see [`SourceSpec::names`]).
+    fn read_values(
+        &self,
+        main: Option<&str>,
+        second: Option<&str>,
+        categories: &Categories,
+    ) -> Option<Reading> {
+        let main = main?;
         Some(match self {
-            SourceSpec::Consentry { cookie } => native::read(get(cookie)?, categories),
+            SourceSpec::Consentry { .. } => native::read(main, categories),
             SourceSpec::OneTrust { map } => {
-                let consent = get(onetrust::CONSENT_COOKIE)?;
-                let closed = get(onetrust::ALERT_BOX_CLOSED_COOKIE).is_some_and(|v| !v.is_empty());
-                onetrust::read(consent, closed, map)
+                let closed = second.is_some_and(|v| !v.is_empty());
+                onetrust::read(main, closed, map)
             }
-            SourceSpec::Cookiebot { map } => cookiebot::read(get(cookiebot::COOKIE)?, map),
-            SourceSpec::CookieYes { map } => cookieyes::read(get(cookieyes::COOKIE)?, map),
-            SourceSpec::CcCookie { map } => cc_cookie::read(get(cc_cookie::COOKIE)?, map),
-            SourceSpec::Klaro { map } => klaro::read(get(klaro::COOKIE)?, map),
-            SourceSpec::Tcf { map } => tcf::read(get(tcf::COOKIE)?, map),
+            SourceSpec::Cookiebot { map } => cookiebot::read(main, map),
+            SourceSpec::CookieYes { map } => cookieyes::read(main, map),
+            SourceSpec::CcCookie { map } => cc_cookie::read(main, map),
+            SourceSpec::Klaro { map } => klaro::read(main, map),
+            SourceSpec::Tcf { map } => tcf::read(main, map),
         })
     }
 }
+
+/// Sources a single pass over the `Cookie` header can serve at once (more are read one by one).
+const ONE_PASS_SOURCES: usize = 16;
 
 /// What the visitor's choice amounts to, as counted in `consentry_consent_total{state}`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -450,8 +471,27 @@ impl ConsentPolicy {
         let mut invalid = None;
         let mut winner = None;
         if !cookies.is_empty() {
-            for source in &self.sources {
-                match source.read(cookies, categories) {
+            // One pass over the header collects the first value of every consent cookie.
+            let mut found: [[Option<&str>; 2]; ONE_PASS_SOURCES] = [[None; 2]; ONE_PASS_SOURCES];
+            let names: [[Option<&str>; 2]; ONE_PASS_SOURCES] = std::array::from_fn(|i| {
+                self.sources.get(i).map_or([None, None], SourceSpec::names)
+            });
+            for pair in cookie_header::pairs(cookies) {
+                for (i, pair_names) in names.iter().enumerate().take(self.sources.len()) {
+                    for (slot, name) in pair_names.iter().enumerate() {
+                        if *name == Some(pair.name) && found[i][slot].is_none() {
+                            found[i][slot] = Some(pair.value);
+                        }
+                    }
+                }
+            }
+            for (i, source) in self.sources.iter().enumerate() {
+                let reading = if i < ONE_PASS_SOURCES {
+                    source.read_values(found[i][0], found[i][1], categories)
+                } else {
+                    source.read(cookies, categories)
+                };
+                match reading {
                     None | Some(Reading::NoDecision) => {}
                     Some(Reading::Malformed) => {
                         invalid.get_or_insert(source.kind());
