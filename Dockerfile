@@ -29,6 +29,7 @@ RUN mkdir -p src benches \
     && touch src/lib.rs \
     && echo 'fn main() {}' > benches/classify.rs \
     && echo 'fn main() {}' > benches/filter.rs \
+    && echo 'fn main() {}' > benches/consent.rs \
     && cargo build --release --locked \
     && rm -rf src benches
 
