@@ -32,17 +32,31 @@ fn is_ws(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+/// Trims spaces and tabs; byte-wise, as both are ASCII (the result stays on char boundaries).
+fn trim_ws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |i| i + 1);
+    &s[start..end.max(start)]
+}
+
 /// Iterates the pairs of one `Cookie` header value, skipping empty ones.
 pub fn pairs(header: &str) -> impl Iterator<Item = Pair<'_>> {
     header.split(';').filter_map(|part| {
-        let raw = part.trim_matches(is_ws);
+        let raw = trim_ws(part);
         if raw.is_empty() {
             return None;
         }
         Some(match raw.find('=') {
             Some(i) => Pair {
-                name: raw[..i].trim_matches(is_ws),
-                value: raw[i + 1..].trim_matches(is_ws),
+                name: trim_ws(&raw[..i]),
+                value: trim_ws(&raw[i + 1..]),
                 raw,
             },
             None => Pair {

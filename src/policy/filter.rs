@@ -158,6 +158,10 @@ impl Policy {
         if self.mode == Mode::ReportOnly || (!self.cleanup && !self.strip_request) {
             return plan;
         }
+        // Every category allowed: nothing the browser sent can be denied.
+        if self.categories.all().is_subset(consent.allowed) {
+            return plan;
+        }
         for pair in cookie_header::pairs(cookie_header) {
             let name = pair.presented_name();
             if let Some(category) = self.request_cookie_denied(consent, name) {

@@ -476,7 +476,19 @@ impl ConsentPolicy {
             let names: [[Option<&str>; 2]; ONE_PASS_SOURCES] = std::array::from_fn(|i| {
                 self.sources.get(i).map_or([None, None], SourceSpec::names)
             });
+            // Lengths of the wanted names as a bit set: most cookies are skipped on length alone.
+            let lengths: u64 = names.iter().flatten().flatten().fold(0, |m, n| {
+                if n.len() < 64 {
+                    m | 1 << n.len()
+                } else {
+                    m | 1 << 63
+                }
+            });
             for pair in cookie_header::pairs(cookies) {
+                let len = pair.name.len().min(63);
+                if lengths & (1 << len) == 0 {
+                    continue;
+                }
                 for (i, pair_names) in names.iter().enumerate().take(self.sources.len()) {
                     for (slot, name) in pair_names.iter().enumerate() {
                         if *name == Some(pair.name) && found[i][slot].is_none() {
