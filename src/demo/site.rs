@@ -15,6 +15,7 @@
 //! Cookies are set without `Secure` (and so with `SameSite=Lax`, never `None`) because the demo is
 //! served over plain HTTP on loopback, where browsers would drop `Secure` cookies on most hosts.
 
+use crate::admin::page::escape;
 use std::convert::Infallible;
 use std::io;
 use std::net::IpAddr;
@@ -405,22 +406,6 @@ fn render_error(status: u16) -> String {
             "{{icon}}",
             &format!("/assets/icon.svg?v={ICON_VERSION:016x}"),
         )
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn html(status: StatusCode, body: String, head: bool) -> Response<Full<Bytes>> {
