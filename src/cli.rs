@@ -251,10 +251,20 @@ pub fn summary(c: &Config) -> String {
     );
     let _ = writeln!(
         s,
-        "consent: mode {:?}, undecided {:?}, unclassified {:?}, sources [{}]",
-        p.mode,
-        p.consent.undecided,
-        p.unclassified,
+        "consent: mode {}, undecided {}, unclassified {}, sources [{}]",
+        match p.mode {
+            crate::policy::Mode::Enforce => "enforce",
+            crate::policy::Mode::ReportOnly => "report-only",
+        },
+        match p.consent.undecided {
+            crate::policy::consent::Undecided::Deny => "deny",
+            crate::policy::consent::Undecided::Grant => "grant",
+        },
+        match p.unclassified {
+            crate::policy::Unclassified::Deny => "deny",
+            crate::policy::Unclassified::Allow => "allow",
+            crate::policy::Unclassified::Category(c) => p.categories.name(c),
+        },
         p.consent
             .sources
             .iter()
