@@ -112,27 +112,26 @@ pub fn is_subslice(s: &[u8], within: &[u8]) -> bool {
     s.is_empty() || (lo <= start && end <= hi)
 }
 
-/// A plain glob match: `*` matches any run of bytes, everything else itself.
+/// A plain glob match: `*` matches any run of bytes, everything else itself. Dynamic programming
+/// over name prefixes, a different algorithm from the crate's two-pointer matcher, so the two
+/// check each other.
 pub fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
-    // Classic two-pointer matching with backtracking to the last `*`.
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, n));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == name[n] {
-            p += 1;
-            n += 1;
-        } else if let Some((sp, sn)) = star {
-            p = sp + 1;
-            n = sn + 1;
-            star = Some((sp, sn + 1));
+    // reach[j]: the pattern read so far can match name[..j].
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for &c in pattern {
+        if c == b'*' {
+            for j in 1..=name.len() {
+                reach[j] = reach[j] || reach[j - 1];
+            }
         } else {
-            return false;
+            for j in (1..=name.len()).rev() {
+                reach[j] = reach[j - 1] && name[j - 1] == c;
+            }
+            reach[0] = false;
         }
     }
-    pattern[p..].iter().all(|&b| b == b'*')
+    reach[name.len()]
 }
 
 /// Checks `Matcher::classify` against a scan of every rule with [`glob_matches`]: the rule it
