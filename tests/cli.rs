@@ -2,11 +2,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -151,90 +149,6 @@ fn import_ocd_output_is_accepted_by_check() {
     assert_eq!(v["set_cookie"][0]["category"], "analytics");
 }
 
-/// A running `consentry run` child, with the addresses it logged.
-struct Proc {
-    child: Child,
-    http: SocketAddr,
-    admin: SocketAddr,
-    logs: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn start(config: &Path) -> Proc {
-        let mut child = Command::new(BIN)
-            .args([
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--log-format",
-                "json",
-            ])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let (mut http, mut admin) = (None, None);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while http.is_none() || admin.is_none() {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("the proxy did not start");
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            let addr = v["addr"].as_str().and_then(|a| a.parse().ok());
-            match v["message"].as_str() {
-                Some("proxy listening") => http = addr,
-                Some("admin listening") => admin = addr,
-                _ => {}
-            }
-        }
-        Proc {
-            child,
-            http: http.unwrap(),
-            admin: admin.unwrap(),
-            logs: rx,
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig} failed");
-    }
-
-    /// Waits for a log line containing `text`.
-    fn wait_log(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let line = self
-                .logs
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("no log line with {text:?}"));
-            if line.contains(text) {
-                return;
-            }
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn run_config(up: SocketAddr, extra_essential: &str) -> String {
     config_text(up, "")
         .replace("response_timeout = \"1s\"", "response_timeout = \"5s\"")
@@ -268,7 +182,7 @@ async fn run_reloads_on_sighup_and_file_change_and_drains_on_sigterm() {
     let d = tmpdir("run");
     let cfg = d.join("consentry.toml");
     std::fs::write(&cfg, run_config(up, "")).unwrap();
-    let p = Proc::start(&cfg);
+    let p = common::process::Proc::start(&cfg);
     let c = client();
     assert_eq!(
         set_cookies(&get(&c, p.http, "/", None).await),

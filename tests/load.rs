@@ -8,9 +8,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,42 +60,9 @@ async fn many_connections_many_requests_reloads_and_flat_memory() {
             ),
         );
     std::fs::write(&cfg, &text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_consentry"))
-        .args([
-            "run",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--log-format",
-            "json",
-        ])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut addr, mut admin): (Option<SocketAddr>, Option<SocketAddr>) = (None, None);
-    while addr.is_none() || admin.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("proxy start");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        let a = v["addr"].as_str().and_then(|a| a.parse().ok());
-        match v["message"].as_str() {
-            Some("proxy listening") => addr = a,
-            Some("admin listening") => admin = a,
-            _ => {}
-        }
-    }
-    let (addr, admin) = (addr.unwrap(), admin.unwrap());
+    let proc = common::process::Proc::start(&cfg);
+    let pid = proc.child.id();
+    let (addr, admin) = (proc.http, proc.admin);
 
     // Open every connection first and keep them all alive.
     let mut senders = Vec::with_capacity(conns);
@@ -194,8 +158,7 @@ async fn many_connections_many_requests_reloads_and_flat_memory() {
         total as f64 / elapsed.as_secs_f64(),
         errors.load(Ordering::Relaxed),
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(proc);
     let _ = std::fs::remove_dir_all(&dir);
 
     assert_eq!(

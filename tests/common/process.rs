@@ -1,0 +1,93 @@
+//! `consentry run` as a child process, with the addresses it logged (JSON logs).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `consentry run` child, with the addresses it logged.
+pub struct Proc {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub admin: SocketAddr,
+    pub logs: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    pub fn start(config: &Path) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_consentry"))
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--log-format",
+                "json",
+            ])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let (mut http, mut admin) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.is_none() || admin.is_none() {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the proxy did not start");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let addr = v["addr"].as_str().and_then(|a| a.parse().ok());
+            match v["message"].as_str() {
+                Some("proxy listening") => http = addr,
+                Some("admin listening") => admin = addr,
+                _ => {}
+            }
+        }
+        Proc {
+            child,
+            http: http.unwrap(),
+            admin: admin.unwrap(),
+            logs: rx,
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    /// Waits for a log line containing `text`.
+    pub fn wait_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = self
+                .logs
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("no log line with {text:?}"));
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
