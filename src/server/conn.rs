@@ -53,6 +53,25 @@ pub async fn sniff<S: AsyncRead + Unpin>(
     Some((proto, buf))
 }
 
+/// Runs a hyper server connection to its end; on shutdown or idleness it closes gracefully
+/// (HTTP/1.1: no more keep-alive; HTTP/2: GOAWAY) and waits for in-flight requests.
+macro_rules! drive {
+    ($conn:ident, $shutdown:ident, $idle:ident) => {{
+        tokio::pin!($conn);
+        tokio::select! {
+            r = $conn.as_mut() => log_conn_end(r),
+            _ = $shutdown.cancelled() => {
+                $conn.as_mut().graceful_shutdown();
+                log_conn_end($conn.await);
+            }
+            _ = $idle => {
+                $conn.as_mut().graceful_shutdown();
+                log_conn_end($conn.await);
+            }
+        }
+    }};
+}
+
 /// Serves HTTP on an established (and, for TLS, handshaken) stream until it closes or, after
 /// `shutdown`, until in-flight requests finish.
 pub async fn serve<S>(
@@ -93,18 +112,7 @@ pub async fn serve<S>(
                 .max_headers(limits.max_headers)
                 .keep_alive(true);
             let conn = b.serve_connection(io, svc).with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => log_conn_end(r),
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    log_conn_end(conn.await);
-                }
-                _ = idle => {
-                    conn.as_mut().graceful_shutdown();
-                    log_conn_end(conn.await);
-                }
-            }
+            drive!(conn, shutdown, idle);
         }
         Proto::Http2 => {
             let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -114,18 +122,7 @@ pub async fn serve<S>(
                 .keep_alive_interval(Some(Duration::from_secs(30)))
                 .keep_alive_timeout(Duration::from_secs(20));
             let conn = b.serve_connection(io, svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => log_conn_end(r),
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    log_conn_end(conn.await);
-                }
-                _ = idle => {
-                    conn.as_mut().graceful_shutdown();
-                    log_conn_end(conn.await);
-                }
-            }
+            drive!(conn, shutdown, idle);
         }
     }
 }
