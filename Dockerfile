@@ -22,7 +22,7 @@ WORKDIR /src
 
 # Dependencies first, against stub sources: this layer is rebuilt only when Cargo.toml or
 # Cargo.lock change, not on every source edit. Every target the manifest declares (the binary,
-# the library and the [[bench]] targets) needs a file for cargo to accept the manifest.
+# the library, the [[bench]] targets and the load generator example) needs a file for cargo to accept the manifest.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
@@ -30,6 +30,7 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > benches/classify.rs \
     && echo 'fn main() {}' > benches/filter.rs \
     && echo 'fn main() {}' > benches/consent.rs \
+    && echo 'fn main() {}' > benches/loadgen.rs \
     && cargo build --release --locked \
     && rm -rf src benches
 

@@ -4,21 +4,32 @@
 #   nginx         nginx proxy_pass with upstream keep-alive, no consent logic (the proxying floor)
 #   nginx+lua     nginx + Lua doing the same consent filtering from the same cookie
 #   consentry     consentry with the equivalent configuration
-# Every server under test is pinned to CPU 0 with one worker; wrk and the origin run on CPU 1.
-# It first checks that every proxy strips the same lines, then runs interleaved rounds.
+# Every server under test is pinned to CPU 0 with one worker; the load generators (wrk, and
+# benches/loadgen.rs for what wrk cannot do) and the origin run on CPU 1. It first checks that
+# every proxy strips the same lines, then runs interleaved rounds of:
+#   wrk      keep-alive HTTP/1.1 throughput at 32 and 256 connections
+#   latency  a fixed moderate rate (--rate, default 2000 req/s over 16 connections): p50/p99
+#            and what each proxy adds over the direct origin
+#   tls      full TLS handshakes per second (new connection, no resumption, one request each)
+#   h2       HTTP/2 over TLS, 2 connections x 50 streams in flight
 #
-# Usage: benches/compare.sh [--rounds N] [--duration SECONDS] [--connections "32 256"] [--quick]
+# Usage: benches/compare.sh [--rounds N] [--duration SECONDS] [--connections "32 256"]
+#                           [--rate REQ_PER_S] [--only "wrk latency tls h2"] [--quick]
 # Installs nginx, the Lua module and wrk with apt-get when they are missing (needs root).
 set -euo pipefail
 
 ROUNDS=3
 DURATION=10
 CONNS="32 256"
+RATE=2000
+ONLY="wrk latency tls h2"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
     --quick) ROUNDS=1; DURATION=3; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -37,9 +48,11 @@ for t in nginx wrk taskset curl python3; do need "$t" || { echo "missing tool: $
 CPUS=$(nproc)
 if [ "$CPUS" -lt 2 ]; then echo "needs at least 2 CPUs (found $CPUS)" >&2; exit 1; fi
 
-echo "== building consentry (release)"
-cargo build --release --quiet
+echo "== building consentry and the load generator (release)"
+cargo build --release --quiet --bin consentry --example loadgen
 BIN="$ROOT/target/release/consentry"
+LOADGEN="$ROOT/target/release/examples/loadgen"
+want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -52,6 +65,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 P_ORIGIN=$(free_port); P_DIRECT=$(free_port); P_NGINX=$(free_port); P_LUA=$(free_port); P_CONSENTRY=$(free_port); P_ADMIN=$(free_port)
+P_NGINX_TLS=$(free_port); P_LUA_TLS=$(free_port); P_CONSENTRY_TLS=$(free_port)
+"$LOADGEN" cert "$WORK/tls" >/dev/null
+TLS_NGINX="ssl_certificate $WORK/tls/cert.pem; ssl_certificate_key $WORK/tls/key.pem;"
 
 # The origin's answer: a small body and six Set-Cookie lines, one per category plus an unclassified one.
 ORIGIN_COOKIES='
@@ -91,7 +107,7 @@ nginx_conf direct "$P_DIRECT" "${ORIGIN_SERVER//PORT/$P_DIRECT}" ""
 
 UPSTREAM="upstream origin { server 127.0.0.1:$P_ORIGIN; keepalive 64; }"
 PROXY_LOC="proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host;"
-nginx_conf nginx "$P_NGINX" "$UPSTREAM server { listen 127.0.0.1:$P_NGINX; location / { $PROXY_LOC } }" ""
+nginx_conf nginx "$P_NGINX" "$UPSTREAM server { listen 127.0.0.1:$P_NGINX; listen 127.0.0.1:$P_NGINX_TLS ssl http2; $TLS_NGINX location / { $PROXY_LOC } }" ""
 
 # nginx + Lua: the consent filter an operator would write by hand: read the native cookie,
 # classify each Set-Cookie by name (exact names and prefix globs), drop the non-granted ones.
@@ -130,12 +146,16 @@ if removed then
   ngx.header["Cache-Control"] = "private"
 end
 LUA
-nginx_conf lua "$P_LUA" "$UPSTREAM server { listen 127.0.0.1:$P_LUA; location / { $PROXY_LOC header_filter_by_lua_file $WORK/filter.lua; } }" \
+nginx_conf lua "$P_LUA" "$UPSTREAM server { listen 127.0.0.1:$P_LUA; listen 127.0.0.1:$P_LUA_TLS ssl http2; $TLS_NGINX location / { $PROXY_LOC header_filter_by_lua_file $WORK/filter.lua; } }" \
   "load_module /usr/lib/nginx/modules/ndk_http_module.so; load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;"
 
 cat > "$WORK/consentry.toml" <<TOML
 [listen]
 http = "127.0.0.1:$P_CONSENTRY"
+https = "127.0.0.1:$P_CONSENTRY_TLS"
+[tls]
+cert = "$WORK/tls/cert.pem"
+key = "$WORK/tls/key.pem"
 [admin]
 listen = "127.0.0.1:$P_ADMIN"
 [server]
@@ -188,58 +208,115 @@ TICK=$(getconf CLK_TCK)
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 
-run_one() { # name port pid conns
-  local before after out rps p50 p99 reqs
+row() { # kind name conns rps p50_ms p99_ms ticks requests errors
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"
+}
+ms() { # wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n }'
+}
+kv() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k{print $2}'; }
+
+wrk_one() { # name port pid conns
+  local before after out errors
   before=$(cpu_ticks "$3")
   out=$(taskset -c 1 wrk -t1 -c"$4" -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$2/" 2>&1)
   after=$(cpu_ticks "$3")
-  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "$out" | grep "Non-2xx\|Socket errors" | sed "s/^/  $1 c=$4: /"; fi
-  rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
-  reqs=$(echo "$out" | awk '/requests in/{print $1}')
-  p50=$(echo "$out" | awk '$1=="50%"{print $2}')
-  p99=$(echo "$out" | awk '$1=="99%"{print $2}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$4" "$rps" "$p50" "$p99" "$(( (after-before) ))" "$reqs" >> "$RESULTS"
+  errors=$(echo "$out" | awk '/Non-2xx/{n+=$NF} /Socket errors/{gsub(/,/,""); n+=$4+$6+$8+$10} END{print n+0}')
+  [ "$errors" -eq 0 ] || echo "  $1 c=$4: $errors errors"
+  row wrk "$1" "$4" "$(echo "$out" | awk '/Requests\/sec/{print $2}')" \
+    "$(ms "$(echo "$out" | awk '$1=="50%"{print $2}')")" "$(ms "$(echo "$out" | awk '$1=="99%"{print $2}')")" \
+    "$((after - before))" "$(echo "$out" | awk '/requests in/{print $1}')" "$errors"
 }
 
-echo "== $ROUNDS interleaved rounds of ${DURATION}s per target and connection count ($CONNS)"
+loadgen_one() { # kind name pid conns loadgen-args...
+  local kind=$1 name=$2 pid=$3 conns=$4 before after out
+  shift 4
+  before=$(cpu_ticks "$pid")
+  out=$(taskset -c 1 "$LOADGEN" "$kind" "$@" --duration "$DURATION" -H "Cookie: $COOKIE" 2>&1) || { echo "loadgen failed for $name: $out" >&2; exit 1; }
+  after=$(cpu_ticks "$pid")
+  [ "$(kv errors "$out")" = 0 ] || echo "  $kind $name: $(kv errors "$out") errors"
+  row "$kind" "$name" "$conns" "$(kv rps "$out")" "$(awk -v u="$(kv p50_us "$out")" 'BEGIN{print u/1000}')" \
+    "$(awk -v u="$(kv p99_us "$out")" 'BEGIN{print u/1000}')" "$((after - before))" "$(kv requests "$out")" "$(kv errors "$out")"
+}
+
+echo "== $ROUNDS interleaved rounds of ${DURATION}s per target ($ONLY)"
 for r in $(seq "$ROUNDS"); do
-  for c in $CONNS; do
-    run_one origin "$P_DIRECT" "$PID_direct" "$c"
-    run_one nginx "$P_NGINX" "$PID_nginx" "$c"
-    run_one nginx+lua "$P_LUA" "$PID_lua" "$c"
-    run_one consentry "$P_CONSENTRY" "$PID_consentry" "$c"
-  done
+  if want wrk; then
+    for c in $CONNS; do
+      wrk_one origin "$P_DIRECT" "$PID_direct" "$c"
+      wrk_one nginx "$P_NGINX" "$PID_nginx" "$c"
+      wrk_one nginx+lua "$P_LUA" "$PID_lua" "$c"
+      wrk_one consentry "$P_CONSENTRY" "$PID_consentry" "$c"
+    done
+  fi
+  if want latency; then
+    for t in "origin:$P_DIRECT:$PID_direct" "nginx:$P_NGINX:$PID_nginx" "nginx+lua:$P_LUA:$PID_lua" "consentry:$P_CONSENTRY:$PID_consentry"; do
+      IFS=: read -r name port pid <<< "$t"
+      loadgen_one rate "$name" "$pid" 16 "http://127.0.0.1:$port/" --rate "$RATE" --connections 16
+    done
+  fi
+  if want tls; then
+    for t in "nginx:$P_NGINX_TLS:$PID_nginx" "nginx+lua:$P_LUA_TLS:$PID_lua" "consentry:$P_CONSENTRY_TLS:$PID_consentry"; do
+      IFS=: read -r name port pid <<< "$t"
+      loadgen_one tls "$name" "$pid" 16 "https://localhost:$port/" --concurrency 16
+    done
+  fi
+  if want h2; then
+    for t in "nginx:$P_NGINX_TLS:$PID_nginx" "nginx+lua:$P_LUA_TLS:$PID_lua" "consentry:$P_CONSENTRY_TLS:$PID_consentry"; do
+      IFS=: read -r name port pid <<< "$t"
+      loadgen_one h2 "$name" "$pid" 100 "https://localhost:$port/" --connections 2 --streams 50
+    done
+  fi
   echo "  round $r done"
 done
 
 echo "== peak RSS (KiB): origin $(peak_rss "$PID_direct"), nginx $(peak_rss "$PID_nginx"), nginx+lua $(peak_rss "$PID_lua"), consentry $(peak_rss "$PID_consentry")"
-python3 - "$RESULTS" "$TICK" "$(peak_rss "$PID_direct")" "$(peak_rss "$PID_nginx")" "$(peak_rss "$PID_lua")" "$(peak_rss "$PID_consentry")" <<'PY'
+python3 - "$RESULTS" "$TICK" "$RATE" "$(peak_rss "$PID_direct")" "$(peak_rss "$PID_nginx")" "$(peak_rss "$PID_lua")" "$(peak_rss "$PID_consentry")" <<'PY'
 import sys, statistics
-path, tick = sys.argv[1], int(sys.argv[2])
-rss = dict(zip(["origin", "nginx", "nginx+lua", "consentry"], sys.argv[3:7]))
-def ms(v):
-    v = v.strip()
-    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
-        if v.endswith(unit):
-            return float(v[:-len(unit)]) * f
-    return float(v)
+path, tick, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+order = ["origin", "nginx", "nginx+lua", "consentry"]
+rss = dict(zip(order, sys.argv[4:8]))
 rows = {}
 for line in open(path):
-    name, c, rps, p50, p99, ticks, reqs = line.rstrip("\n").split("\t")
-    rows.setdefault((name, int(c)), []).append((float(rps), ms(p50), ms(p99), int(ticks), int(reqs)))
-print()
-print(f"{'target':<11} {'conns':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'peak RSS':>9}")
+    kind, name, c, rps, p50, p99, ticks, reqs, errors = line.rstrip("\n").split("\t")
+    rows.setdefault((kind, int(c), name), []).append(
+        (float(rps), float(p50), float(p99), int(ticks), int(reqs), int(errors)))
 med = {}
-for (name, c), v in sorted(rows.items(), key=lambda kv: (kv[0][1], ["origin", "nginx", "nginx+lua", "consentry"].index(kv[0][0]))):
-    rps = statistics.median(x[0] for x in v); p50 = statistics.median(x[1] for x in v); p99 = statistics.median(x[2] for x in v)
+for key, v in rows.items():
+    m = lambda i: statistics.median(x[i] for x in v)
     cpu = statistics.median(x[3] / tick / max(x[4], 1) * 1e6 for x in v)
-    med[(name, c)] = (rps, p50, p99, cpu)
-    print(f"{name:<11} {c:>5} {rps:>10.0f} {p50:>8.3f} {p99:>8.3f} {cpu:>11.2f} {rss[name]:>6} KiB")
-print()
-for c in sorted({c for _, c in med}):
-    if ("consentry", c) in med:
-        cs = med[("consentry", c)]
+    med[key] = (m(0), m(1), m(2), cpu, sum(x[5] for x in v))
+titles = {
+    "wrk": "keep-alive HTTP/1.1 throughput (wrk)",
+    "rate": f"fixed rate {rate} req/s over 16 connections (latency)",
+    "tls": "full TLS handshakes, 16 in flight (one request per connection)",
+    "h2": "HTTP/2 over TLS, 2 connections x 50 streams",
+}
+for kind in ("wrk", "rate", "tls", "h2"):
+    keys = sorted((k for k in med if k[0] == kind), key=lambda k: (k[1], order.index(k[2])))
+    if not keys:
+        continue
+    unit = "handshakes/s" if kind == "tls" else "req/s"
+    print(f"\n{titles[kind]}")
+    print(f"{'target':<11} {'conns':>5} {unit:>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'errors':>7} {'peak RSS':>9}")
+    for k in keys:
+        rps, p50, p99, cpu, err = med[k]
+        print(f"{k[2]:<11} {k[1]:>5} {rps:>12.0f} {p50:>8.3f} {p99:>8.3f} {cpu:>11.2f} {err:>7} {rss[k[2]]:>6} KiB")
+    for c in sorted({k[1] for k in keys}):
+        cs = med.get((kind, c, "consentry"))
+        if not cs:
+            continue
         for other in ("nginx", "nginx+lua"):
-            o = med[(other, c)]
-            print(f"c={c}: consentry/{other}: throughput {cs[0]/o[0]:.2f}x, CPU per request {cs[3]/o[3]:.2f}x, p99 {cs[2]/o[2]:.2f}x")
+            o = med.get((kind, c, other))
+            if o:
+                print(f"  c={c}: consentry/{other}: throughput {cs[0]/o[0]:.2f}x, CPU per request {cs[3]/o[3]:.2f}x, p99 {cs[2]/o[2]:.2f}x")
+        if kind == "rate" and (kind, c, "origin") in med:
+            o = med[(kind, c, "origin")]
+            for name in ("nginx", "nginx+lua", "consentry"):
+                if (kind, c, name) in med:
+                    t = med[(kind, c, name)]
+                    print(f"  added over the direct origin by {name}: p50 +{(t[1]-o[1])*1000:.0f} us, p99 +{(t[2]-o[2])*1000:.0f} us")
+if any(v[4] for v in med.values()):
+    print("\nsome requests failed (see the errors column)")
+    sys.exit(1)
 PY
