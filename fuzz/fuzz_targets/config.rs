@@ -47,7 +47,13 @@ fuzz_target!(|data: &[u8]| {
     for name in policy.consent_cookies() {
         assert_eq!(policy.classify(name.as_bytes()), Class::Consent, "{name}");
     }
-    for rule in policy.matcher.rules() {
+    // The oracle scans every rule for every name it checks, so it is quadratic in the rule
+    // count: on a configuration with the shipped catalogue (about 400 rules) checking every rule
+    // took seconds per input under AddressSanitizer and tripped libFuzzer's timeout, while
+    // loading the same file takes milliseconds. Check at most 24 rules, spread over the list.
+    let rules = policy.matcher.rules();
+    let stride = rules.len().div_ceil(24).max(1);
+    for rule in rules.iter().step_by(stride) {
         let p = rule.pattern.as_bytes();
         check_classify(&policy.matcher, p);
         // The pattern with each `*` replaced by nothing and by some text.
