@@ -32,7 +32,10 @@ impl TopNames {
     }
 
     pub fn record(&self, name: &[u8]) {
-        let mut name = String::from_utf8_lossy(name);
+        let mut name = match std::str::from_utf8(name) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(name),
+        };
         if name.len() > MAX_NAME {
             let mut cut = MAX_NAME;
             while !name.is_char_boundary(cut) {

@@ -47,25 +47,60 @@ fn trim_ws(s: &str) -> &str {
 }
 
 /// Iterates the pairs of one `Cookie` header value, skipping empty ones.
-pub fn pairs(header: &str) -> impl Iterator<Item = Pair<'_>> {
-    header.split(';').filter_map(|part| {
-        let raw = trim_ws(part);
-        if raw.is_empty() {
-            return None;
+pub fn pairs(header: &str) -> Pairs<'_> {
+    Pairs { rest: header }
+}
+
+/// The iterator of [`pairs`]: one pass over the bytes of each part finds both its end (`;`) and
+/// its first `=`. Both are ASCII, so every cut lands on a char boundary.
+#[derive(Clone, Debug)]
+pub struct Pairs<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Pair<'a>;
+
+    fn next(&mut self) -> Option<Pair<'a>> {
+        while !self.rest.is_empty() {
+            let bytes = self.rest.as_bytes();
+            let mut end = bytes.len();
+            let mut eq = None;
+            for (i, &c) in bytes.iter().enumerate() {
+                if c == b';' {
+                    end = i;
+                    break;
+                }
+                if c == b'=' && eq.is_none() {
+                    eq = Some(i);
+                }
+            }
+            let part = &self.rest[..end];
+            self.rest = self.rest.get(end + 1..).unwrap_or("");
+            let raw = trim_ws(part);
+            if raw.is_empty() {
+                continue;
+            }
+            // `raw` starts after leading blanks, which are not `=`.
+            let start = raw.as_ptr() as usize - part.as_ptr() as usize;
+            return Some(match eq {
+                Some(i) => {
+                    let i = i - start;
+                    Pair {
+                        name: trim_ws(&raw[..i]),
+                        value: trim_ws(&raw[i + 1..]),
+                        raw,
+                    }
+                }
+                None => Pair {
+                    name: "",
+                    value: raw,
+                    raw,
+                },
+            });
         }
-        Some(match raw.find('=') {
-            Some(i) => Pair {
-                name: trim_ws(&raw[..i]),
-                value: trim_ws(&raw[i + 1..]),
-                raw,
-            },
-            None => Pair {
-                name: "",
-                value: raw,
-                raw,
-            },
-        })
-    })
+        None
+    }
 }
 
 /// The value of the first cookie named `name` (browsers send the most specific one first).

@@ -28,33 +28,61 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 
 /// Removes the hop-by-hop headers: the fixed list and every header named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names first: most messages carry none of these, or only `Connection`.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+    // One pass over the names, noting which of the fixed list are present: most messages carry
+    // none of them, or only `Connection`, and each removal is a hash lookup.
+    let mut present: u16 = 0;
+    for k in headers.keys() {
+        if let Some(i) = hop_by_hop_index(k) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
     // The names `Connection` lists (rarely more than one or two); `keep-alive` and `close` are
     // the common ones and need no lookup of their own.
-    let mut listed: Vec<HeaderName> = Vec::new();
-    for value in headers.get_all(CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            if token.eq_ignore_ascii_case(b"keep-alive")
-                || token.eq_ignore_ascii_case(b"close")
-                || token.is_empty()
-            {
-                continue;
-            }
-            if let Ok(name) = HeaderName::from_bytes(token) {
-                listed.push(name);
+    if present & 1 != 0 {
+        let mut listed: Vec<HeaderName> = Vec::new();
+        for value in headers.get_all(CONNECTION) {
+            for token in value.as_bytes().split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"keep-alive")
+                    || token.eq_ignore_ascii_case(b"close")
+                    || token.is_empty()
+                {
+                    continue;
+                }
+                if let Ok(name) = HeaderName::from_bytes(token) {
+                    listed.push(name);
+                }
             }
         }
+        for name in listed {
+            headers.remove(name);
+        }
     }
-    for name in listed {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
+}
+
+/// The position of `name` in [`HOP_BY_HOP`]. Header names are lower case, so comparing the
+/// text (by length first) is exact and cheaper than nine `HeaderName` comparisons.
+fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
+    Some(match name.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
 }
 
 /// Whether the request asks for `TE: trailers`, the one `TE` value a proxy passes on (gRPC uses it).
@@ -77,12 +105,23 @@ pub fn add_forwarded(
     https: bool,
     host: Option<&HeaderValue>,
 ) {
-    let ip = client.to_canonical().to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
-        _ => ip,
+    let mut buf = [0u8; 64];
+    let ip = ip_text(client.to_canonical(), &mut buf);
+    let prev = headers
+        .get(&X_FORWARDED_FOR)
+        .map(|v| v.as_bytes().trim_ascii())
+        .filter(|p| !p.is_empty());
+    let value = match prev {
+        Some(prev) => {
+            let mut v = Vec::with_capacity(prev.len() + 2 + ip.len());
+            v.extend_from_slice(prev);
+            v.extend_from_slice(b", ");
+            v.extend_from_slice(ip);
+            HeaderValue::from_bytes(&v)
+        }
+        None => HeaderValue::from_bytes(ip),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Ok(v) = value {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     headers.insert(
@@ -95,6 +134,41 @@ pub fn add_forwarded(
         }
         None => {
             headers.remove(&X_FORWARDED_HOST);
+        }
+    }
+}
+
+/// The address as text, written into `buf` (an IPv4 address by hand: `Display` goes through
+/// the formatting machinery and is a visible part of a proxied request's cost).
+fn ip_text(ip: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
+            }
+            &buf[..n]
+        }
+        IpAddr::V6(v6) => {
+            use std::io::Write;
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            // An IPv6 address is at most 45 characters: it always fits.
+            let _ = write!(cursor, "{v6}");
+            let n = cursor.position() as usize;
+            &buf[..n]
         }
     }
 }
@@ -185,6 +259,46 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "192.0.2.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert!(!h.contains_key("x-forwarded-host"));
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        let mut buf = [0u8; 64];
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "192.168.100.255",
+            "255.255.255.255",
+            "9.99.100.199",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip, &mut buf), ip.to_string().as_bytes(), "{ip}");
+        }
+        for a in 0..=255u8 {
+            let ip = IpAddr::from([a, 255 - a, a / 3, a.wrapping_mul(7)]);
+            assert_eq!(ip_text(ip, &mut buf), ip.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn only_present_hop_by_hop_names_are_looked_up() {
+        for name in &HOP_BY_HOP {
+            assert_eq!(
+                hop_by_hop_index(name).map(|i| &HOP_BY_HOP[i]),
+                Some(name),
+                "{name}"
+            );
+        }
+        assert_eq!(hop_by_hop_index(&http::header::SET_COOKIE), None);
+        let mut h = map(&[("keep-alive", "timeout=5"), ("x-a", "1")]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-a"));
     }
 
     #[test]

@@ -109,11 +109,19 @@ pub fn local_response(status: StatusCode, text: &'static str) -> Response<Respon
 fn joined_cookies(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     let mut values = headers.get_all(COOKIE).iter();
     let first = values.next()?;
-    let mut out = String::from_utf8_lossy(first.as_bytes());
+    // Cookie headers are nearly always valid UTF-8: checking that is much cheaper than the
+    // lossy conversion, which is left for the rare other case.
+    fn text(v: &HeaderValue) -> Cow<'_, str> {
+        match std::str::from_utf8(v.as_bytes()) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+        }
+    }
+    let mut out = text(first);
     for v in values {
         let s = out.to_mut();
         s.push_str("; ");
-        s.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        s.push_str(&text(v));
     }
     Some(out)
 }
@@ -265,11 +273,14 @@ async fn forward(
             .debug_headers
             .then_some((&mut blocked_names, &mut deleted_names)),
     };
-    let host = host_value
-        .as_ref()
-        .and_then(|h| h.to_str().ok())
-        .map(crate::policy::cleanup::normalize_host)
-        .unwrap_or_default();
+    // The host only matters for the deletions of denied request cookies.
+    let host = match &host_value {
+        Some(h) if !plan.denied.is_empty() => h
+            .to_str()
+            .map(crate::policy::cleanup::normalize_host)
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     let cleanup = policy.cleanup_lines(&plan, &host, &mut obs);
     policy.report_stripped(&plan, &mut obs);
     let new_cookie = plan.forward.clone();
