@@ -51,29 +51,46 @@ pub fn cookie_domains(host: &str) -> Vec<&str> {
 /// The expiring `Set-Cookie` lines for one cookie name: host-only and each domain of
 /// [`cookie_domains`], for `Path=/` and each extra path.
 pub fn expiring_lines(name: &str, host: &str, extra_paths: &[Box<str>]) -> Vec<String> {
+    let mut out = Vec::new();
+    expiring_lines_into(name, &cookie_domains(host), extra_paths, &mut out);
+    out
+}
+
+/// [`expiring_lines`] with the host's domains worked out once (they are the same for every
+/// cookie of a request), appending to `out`.
+pub fn expiring_lines_into(
+    name: &str,
+    domains: &[&str],
+    extra_paths: &[Box<str>],
+    out: &mut Vec<String>,
+) {
     let secure = name.starts_with("__Secure-") || name.starts_with("__Host-");
     let host_only = name.starts_with("__Host-");
-    let domains = if host_only {
-        Vec::new()
-    } else {
-        cookie_domains(host)
-    };
-    let mut out = Vec::with_capacity((1 + domains.len()) * (1 + extra_paths.len()));
+    let domains = if host_only { &[][..] } else { domains };
+    out.reserve((1 + domains.len()) * (1 + extra_paths.len()));
     let paths = std::iter::once("/").chain(extra_paths.iter().map(|p| &**p));
     for path in paths {
         if host_only && path != "/" {
             continue;
         }
-        let base = format!(
-            "{name}=; Max-Age=0; Expires={EPOCH}; Path={path}{}",
-            if secure { "; Secure" } else { "" }
-        );
-        for d in &domains {
-            out.push(format!("{base}; Domain={d}"));
+        let mut base = String::with_capacity(name.len() + path.len() + 64);
+        base.push_str(name);
+        base.push_str("=; Max-Age=0; Expires=");
+        base.push_str(EPOCH);
+        base.push_str("; Path=");
+        base.push_str(path);
+        if secure {
+            base.push_str("; Secure");
+        }
+        for d in domains {
+            let mut line = String::with_capacity(base.len() + 9 + d.len());
+            line.push_str(&base);
+            line.push_str("; Domain=");
+            line.push_str(d);
+            out.push(line);
         }
         out.push(base);
     }
-    out
 }
 
 #[cfg(test)]

@@ -35,15 +35,14 @@ fn is_ws(c: char) -> bool {
 /// Trims spaces and tabs; byte-wise, as both are ASCII (the result stays on char boundaries).
 fn trim_ws(s: &str) -> &str {
     let b = s.as_bytes();
-    let start = b
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|&c| c != b' ' && c != b'\t')
-        .map_or(start, |i| i + 1);
-    &s[start..end.max(start)]
+    let (mut start, mut end) = (0, b.len());
+    while start < end && matches!(b[start], b' ' | b'\t') {
+        start += 1;
+    }
+    while end > start && matches!(b[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    &s[start..end]
 }
 
 /// Iterates the pairs of one `Cookie` header value, skipping empty ones.
@@ -51,8 +50,9 @@ pub fn pairs(header: &str) -> Pairs<'_> {
     Pairs { rest: header }
 }
 
-/// The iterator of [`pairs`]: one pass over the bytes of each part finds both its end (`;`) and
-/// its first `=`. Both are ASCII, so every cut lands on a char boundary.
+/// The iterator of [`pairs`]: each part ends at the next `;` and is cut at its first `=`, both
+/// found with `memchr` (consent cookies make some values long). Both are ASCII, so every cut
+/// lands on a char boundary.
 #[derive(Clone, Debug)]
 pub struct Pairs<'a> {
     rest: &'a str,
@@ -64,17 +64,8 @@ impl<'a> Iterator for Pairs<'a> {
     fn next(&mut self) -> Option<Pair<'a>> {
         while !self.rest.is_empty() {
             let bytes = self.rest.as_bytes();
-            let mut end = bytes.len();
-            let mut eq = None;
-            for (i, &c) in bytes.iter().enumerate() {
-                if c == b';' {
-                    end = i;
-                    break;
-                }
-                if c == b'=' && eq.is_none() {
-                    eq = Some(i);
-                }
-            }
+            let end = memchr::memchr(b';', bytes).unwrap_or(bytes.len());
+            let eq = memchr::memchr(b'=', &bytes[..end]);
             let part = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
             let raw = trim_ws(part);

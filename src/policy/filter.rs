@@ -162,10 +162,16 @@ impl Policy {
         if self.categories.all().is_subset(consent.allowed) {
             return plan;
         }
-        for pair in cookie_header::pairs(cookie_header) {
+        // Which pairs are denied, as a bit mask for the first 64 (the second pass then needs no
+        // second classification); pairs beyond are classified again.
+        let mut mask: u64 = 0;
+        for (i, pair) in cookie_header::pairs(cookie_header).enumerate() {
             let name = pair.presented_name();
             if let Some(category) = self.request_cookie_denied(consent, name) {
                 plan.denied.push((name, category));
+                if i < 64 {
+                    mask |= 1 << i;
+                }
             }
         }
         if plan.denied.is_empty() {
@@ -173,11 +179,16 @@ impl Policy {
         }
         if self.strip_request {
             let kept: Vec<&str> = cookie_header::pairs(cookie_header)
-                .filter(|p| {
-                    self.request_cookie_denied(consent, p.presented_name())
-                        .is_none()
+                .enumerate()
+                .filter(|(i, p)| {
+                    if *i < 64 {
+                        mask & (1 << i) == 0
+                    } else {
+                        self.request_cookie_denied(consent, p.presented_name())
+                            .is_none()
+                    }
                 })
-                .map(|p| p.raw)
+                .map(|(_, p)| p.raw)
                 .collect();
             plan.forward = Some(if kept.is_empty() {
                 None
@@ -222,15 +233,20 @@ impl Policy {
         if !self.cleanup {
             return out;
         }
+        if plan.denied.is_empty() {
+            return out;
+        }
+        let domains = super::cleanup::cookie_domains(host);
         let mut done: Vec<&str> = Vec::new();
         for &(name, category) in &plan.denied {
             if name.is_empty() || done.contains(&name) {
                 continue;
             }
             done.push(name);
-            for line in super::cleanup::expiring_lines(name, host, &self.cleanup_paths) {
-                obs.deletion(name, category, &line);
-                out.push(line);
+            let from = out.len();
+            super::cleanup::expiring_lines_into(name, &domains, &self.cleanup_paths, &mut out);
+            for line in &out[from..] {
+                obs.deletion(name, category, line);
             }
         }
         out
@@ -427,6 +443,30 @@ mod tests {
         let kept = set_cookies(&h);
         assert_eq!(kept.len(), 100);
         assert!(kept.iter().all(|l| l.starts_with('k')));
+    }
+
+    #[test]
+    fn request_with_more_than_64_cookies() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=functional", false);
+        let pairs: Vec<String> = (0..150)
+            .map(|i| {
+                if i % 3 == 0 {
+                    format!("_ga_{i}=x")
+                } else {
+                    format!("k{i}=x")
+                }
+            })
+            .collect();
+        let header = pairs.join("; ");
+        let plan = p.plan_request(&c, &header);
+        assert_eq!(plan.denied.len(), 50);
+        let kept: Vec<&str> = pairs
+            .iter()
+            .filter(|p| p.starts_with('k'))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(plan.forward, Some(Some(kept.join("; "))));
     }
 
     #[test]
