@@ -85,6 +85,20 @@ impl ProxyError {
     }
 }
 
+impl ProxyError {
+    /// Classifies an error of a pooled upstream connection (its handshake or an exchange).
+    pub fn from_hyper(err: hyper::Error) -> ProxyError {
+        let mut source: Option<&(dyn StdError + 'static)> = err.source();
+        while let Some(e) = source {
+            if e.is::<LimitExceeded>() {
+                return ProxyError::BodyTooLarge;
+            }
+            source = e.source();
+        }
+        ProxyError::Protocol(chain(&err))
+    }
+}
+
 /// The error and its causes on one line.
 fn chain(err: &dyn StdError) -> String {
     let mut s = err.to_string();

@@ -30,10 +30,10 @@ use crate::policy::filter::{Action, Observer, Verdict};
 use crate::policy::Policy;
 use body::RequestBody;
 use error::ProxyError;
-use upstream::UpstreamClient;
+use upstream::{UpstreamBody, UpstreamClient};
 
 /// The body of a response sent to a client: the upstream's, streamed, or a short local one.
-pub type ResponseBody = Either<Incoming, Full<Bytes>>;
+pub type ResponseBody = Either<UpstreamBody, Full<Bytes>>;
 
 /// Everything one configuration needs at request time. Swapped whole on reload; a request keeps
 /// the snapshot it started with.
@@ -366,7 +366,7 @@ async fn forward(
             .await
         {
             Err(_) => return Err(ProxyError::ResponseTimeout),
-            Ok(Err(e)) => return Err(ProxyError::from_client(e)),
+            Ok(Err(e)) => return Err(e),
             Ok(Ok(r)) => r,
         };
 
