@@ -247,3 +247,29 @@ async fn a_client_that_leaves_mid_body_does_not_return_the_connection() {
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
     p.drain().await;
 }
+
+#[tokio::test]
+async fn a_reload_keeps_upstream_connections_unless_the_upstream_changes() {
+    let load = |up: SocketAddr, tag: &str| {
+        consentry::config::Config::from_str(
+            std::path::Path::new("test.toml"),
+            &config_text(up, &format!("# {tag}")),
+        )
+        .unwrap()
+    };
+    let (up, counts) = counting_upstream().await;
+    let p = proxy(up, "").await;
+    let c = client();
+    let addr = p.http.unwrap();
+    assert_eq!(request(&c, addr, Method::GET, "/").await, StatusCode::OK);
+    p.reload(load(up, "same upstream")).await.unwrap();
+    assert_eq!(request(&c, addr, Method::GET, "/").await, StatusCode::OK);
+    assert_eq!(counts.accepted.load(Ordering::SeqCst), 1);
+
+    let (up2, counts2) = counting_upstream().await;
+    p.reload(load(up2, "new upstream")).await.unwrap();
+    assert_eq!(request(&c, addr, Method::GET, "/").await, StatusCode::OK);
+    assert_eq!(counts2.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(counts.accepted.load(Ordering::SeqCst), 1);
+    p.drain().await;
+}

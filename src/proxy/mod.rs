@@ -46,10 +46,24 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(config: Arc<Config>, metrics: &Metrics) -> Result<Runtime, String> {
+    /// The runtime of `config`. Given the one it replaces, it keeps that one's upstream
+    /// connections when the upstream settings did not change, so a reload does not make every
+    /// request in flight open a new connection.
+    pub fn new(
+        config: Arc<Config>,
+        metrics: &Metrics,
+        previous: Option<&Runtime>,
+    ) -> Result<Runtime, String> {
+        let reused = previous
+            .filter(|prev| prev.config.upstream == config.upstream)
+            .and_then(|prev| prev.client.reused());
+        let client = match reused {
+            Some(c) => c,
+            None => upstream::client(&config.upstream)?,
+        };
         Ok(Runtime {
             policy_metrics: PolicyMetrics::new(metrics, &config.policy),
-            client: upstream::client(&config.upstream)?,
+            client,
             tls: config
                 .tls
                 .as_ref()

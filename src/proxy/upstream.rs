@@ -108,6 +108,15 @@ pub fn client(up: &Upstream) -> Result<UpstreamClient, String> {
 }
 
 impl UpstreamClient {
+    /// The same pool, for a new configuration with the same `http://` upstream. An `https://`
+    /// client is rebuilt instead (its `upstream.ca` file may have changed).
+    pub fn reused(&self) -> Option<UpstreamClient> {
+        match self {
+            UpstreamClient::Plain(pool) => Some(UpstreamClient::Plain(pool.clone())),
+            UpstreamClient::Tls(_) => None,
+        }
+    }
+
     /// Sends `req` (an absolute URI on the upstream's scheme and authority) and returns the
     /// response head; the body streams.
     pub async fn request(

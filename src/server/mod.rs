@@ -176,7 +176,7 @@ impl Inner {
 pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
     let metrics = Arc::new(Metrics::new());
     let config = Arc::new(config);
-    let runtime = Runtime::new(config.clone(), &metrics).map_err(io::Error::other)?;
+    let runtime = Runtime::new(config.clone(), &metrics, None).map_err(io::Error::other)?;
     let shared = Arc::new(Shared::new(runtime, metrics, opts.debug_headers));
     let inner = Arc::new(Inner {
         shared: shared.clone(),
@@ -309,7 +309,9 @@ impl Running {
 }
 
 async fn reload_into(inner: &Inner, config: Config) -> Result<(), String> {
-    let runtime = Runtime::new(Arc::new(config), &inner.shared.metrics)?;
+    let previous = inner.shared.current.load_full();
+    let runtime = Runtime::new(Arc::new(config), &inner.shared.metrics, Some(&previous))?;
+    drop(previous);
     for w in &runtime.config.warnings {
         tracing::warn!("{w}");
     }
