@@ -56,7 +56,9 @@ for t in "${targets[@]}"; do
     if [ -d "seeds/$t" ]; then
         cp -n seeds/"$t"/* "$corpus"/ 2>/dev/null || true
     fi
-    args=(-max_total_time="$secs" -jobs=1 -workers=1 -timeout=10 -rss_limit_mb=2048
+    # In-process (no -jobs): the statistics go to this target's own log, so two runs of this
+    # script side by side do not write to one shared fuzz-0.log.
+    args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
         -print_final_stats=1)
     case "$t" in
         config) args+=(-max_len=32768) ;;
