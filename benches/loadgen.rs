@@ -238,13 +238,46 @@ async fn exchange<B>(
 where
     B: hyper::body::Body + 'static,
 {
-    let resp = send.send_request(req).await?;
-    let ok = resp.status().is_success();
+    finish(send.send_request(req).await?).await
+}
+
+/// Reads a response's whole body; a non-2xx status is a failure.
+async fn finish(resp: http::Response<hyper::body::Incoming>) -> Result<()> {
+    let status = resp.status();
     resp.into_body().collect().await?;
-    if !ok {
-        bail!("status");
+    if !status.is_success() {
+        bail!("status {status}");
     }
     Ok(())
+}
+
+/// Closed loop: runs `one` back to back until `end`, timing each; stops at the first failure.
+async fn closed_loop<F, Fut>(end: Instant, mut one: F) -> Samples
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut s = Samples::default();
+    while Instant::now() < end {
+        let began = Instant::now();
+        match one().await {
+            Ok(()) => s.record(began.elapsed()),
+            Err(_) => {
+                s.errors += 1;
+                break;
+            }
+        }
+    }
+    s
+}
+
+/// Waits for every task and merges their samples.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Samples>>) -> Result<Samples> {
+    let mut all = Samples::default();
+    for task in tasks {
+        all.merge(task.await?);
+    }
+    Ok(all)
 }
 
 async fn http1<I>(io: I) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>>
@@ -305,10 +338,7 @@ async fn run_rate(t: Target, rate: u32, connections: usize) -> Result<String> {
             s
         }));
     }
-    let mut all = Samples::default();
-    for task in tasks {
-        all.merge(task.await?);
-    }
+    let all = gather(tasks).await?;
     let elapsed = Instant::now().max(end) - start;
     Ok(all.report(
         "rate",
@@ -408,24 +438,10 @@ async fn run_tls(t: Target, concurrency: usize) -> Result<String> {
     for _ in 0..concurrency {
         let (t, config) = (t.clone(), config.clone());
         tasks.push(tokio::spawn(async move {
-            let mut s = Samples::default();
-            while Instant::now() < end {
-                let began = Instant::now();
-                match one(t.clone(), config.clone()).await {
-                    Ok(()) => s.record(began.elapsed()),
-                    Err(_) => {
-                        s.errors += 1;
-                        break;
-                    }
-                }
-            }
-            s
+            closed_loop(end, || one(t.clone(), config.clone())).await
         }));
     }
-    let mut all = Samples::default();
-    for task in tasks {
-        all.merge(task.await?);
-    }
+    let all = gather(tasks).await?;
     Ok(all.report(
         "tls",
         start.elapsed(),
@@ -447,12 +463,9 @@ async fn run_h2(t: Target, connections: usize, streams: usize) -> Result<String>
         let (mut send, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await?;
         tokio::spawn(conn);
-        let resp = send.send_request(t.request(true, false)).await?;
-        let ok = resp.status().is_success();
-        resp.into_body().collect().await?;
-        if !ok {
-            bail!("warm-up request failed");
-        }
+        finish(send.send_request(t.request(true, false)).await?)
+            .await
+            .context("warm-up request")?;
         senders.push(send);
     }
     let start = Instant::now();
@@ -462,32 +475,15 @@ async fn run_h2(t: Target, connections: usize, streams: usize) -> Result<String>
         for _ in 0..streams {
             let (t, mut send) = (t.clone(), send.clone());
             tasks.push(tokio::spawn(async move {
-                let mut s = Samples::default();
-                while Instant::now() < end {
-                    let began = Instant::now();
-                    let r = async {
-                        let resp = send.send_request(t.request(true, false)).await?;
-                        let ok = resp.status().is_success();
-                        resp.into_body().collect().await?;
-                        anyhow::ensure!(ok, "status");
-                        Ok(())
-                    };
-                    match r.await {
-                        Ok(()) => s.record(began.elapsed()),
-                        Err(_) => {
-                            s.errors += 1;
-                            break;
-                        }
-                    }
-                }
-                s
+                closed_loop(end, || {
+                    let sent = send.send_request(t.request(true, false));
+                    async move { finish(sent.await?).await }
+                })
+                .await
             }));
         }
     }
-    let mut all = Samples::default();
-    for task in tasks {
-        all.merge(task.await?);
-    }
+    let all = gather(tasks).await?;
     Ok(all.report(
         "h2",
         start.elapsed(),

@@ -424,11 +424,9 @@ mod tests {
         assert_eq!(p.judge(&c, b"_ga", NOW).0.action, Action::Block);
     }
 
-    #[test]
-    fn more_than_64_lines() {
-        let p = policy(Mode::Enforce, Unclassified::Allow);
-        let c = p.decide("consentry=none", false);
-        let lines: Vec<String> = (0..150)
+    /// `n` cookies `name=x`: every third an analytics one (`_ga_<i>`), the others unknown.
+    fn every_third_analytics(n: usize) -> Vec<String> {
+        (0..n)
             .map(|i| {
                 if i % 3 == 0 {
                     format!("_ga_{i}=x")
@@ -436,7 +434,14 @@ mod tests {
                     format!("k{i}=x")
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn more_than_64_lines() {
+        let p = policy(Mode::Enforce, Unclassified::Allow);
+        let c = p.decide("consentry=none", false);
+        let lines = every_third_analytics(150);
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let mut h = response(&refs);
         assert!(p.filter_set_cookies(&c, &mut h, NOW, &mut Ignore));
@@ -449,15 +454,7 @@ mod tests {
     fn request_with_more_than_64_cookies() {
         let p = policy(Mode::Enforce, Unclassified::Deny);
         let c = p.decide("consentry=functional", false);
-        let pairs: Vec<String> = (0..150)
-            .map(|i| {
-                if i % 3 == 0 {
-                    format!("_ga_{i}=x")
-                } else {
-                    format!("k{i}=x")
-                }
-            })
-            .collect();
+        let pairs = every_third_analytics(150);
         let header = pairs.join("; ");
         let plan = p.plan_request(&c, &header);
         assert_eq!(plan.denied.len(), 50);
