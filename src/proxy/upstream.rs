@@ -252,12 +252,15 @@ impl Pool {
             self.put(send);
         } else if !send.is_closed() {
             // The connection task has not noticed the end of the exchange yet (or a request
-            // body is still being written): wait for it on the side.
-            tokio::spawn(async move {
-                if send.ready().await.is_ok() {
-                    self.put(send);
-                }
-            });
+            // body is still being written): wait for it on the side. (A body dropped while the
+            // runtime shuts down has no runtime left to wait on; its connection just closes.)
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    if send.ready().await.is_ok() {
+                        self.put(send);
+                    }
+                });
+            }
         }
     }
 
@@ -301,11 +304,6 @@ impl Pool {
                 }
             }
         });
-    }
-
-    /// Idle connections held now (for tests).
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
