@@ -50,17 +50,22 @@ pub fn policy_with_rules(rules: usize) -> std::sync::Arc<Policy> {
     config_with_rules(rules).policy
 }
 
+/// The site's session cookies and the analytics cookies a request header starts with.
+pub const SITE_AND_ANALYTICS: [&str; 5] = [
+    "_zendesk_session=BAh7CEkiD3Nlc3Npb25faWQGOgZFVEkiJWM1YjQ3",
+    "__cf_bm=q8GfV0Zs7x3Yk0aZ.1700000000-0-AQ",
+    "_ga=GA1.1.1234567890.1700000000",
+    "_ga_ABC123XYZ=GS1.1.1700000000.1.1.1700000001.0.0.0",
+    "_gid=GA1.2.987654321.1700000000",
+];
+
 /// A realistic 30-cookie request header of a visitor who granted analytics only.
 pub fn cookie_header_30() -> String {
-    let mut parts = vec![
-        "_zendesk_session=BAh7CEkiD3Nlc3Npb25faWQGOgZFVEkiJWM1YjQ3".to_string(),
-        "__cf_bm=q8GfV0Zs7x3Yk0aZ.1700000000-0-AQ".to_string(),
-        "_ga=GA1.1.1234567890.1700000000".to_string(),
-        "_ga_ABC123XYZ=GS1.1.1700000000.1.1.1700000001.0.0.0".to_string(),
-        "_gid=GA1.2.987654321.1700000000".to_string(),
+    let mut parts: Vec<String> = SITE_AND_ANALYTICS.iter().map(|s| s.to_string()).collect();
+    parts.extend([
         "consentry=analytics".to_string(),
         "ZD-settings=%7B%22a%22%3A1%7D".to_string(),
-    ];
+    ]);
     for i in parts.len()..30 {
         parts.push(format!("app_pref_{i}=value{i}"));
     }

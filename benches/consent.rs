@@ -17,14 +17,11 @@ const KLARO: &str = "%7B%22necessary-cookies%22%3Atrue%2C%22preferences%22%3Afal
 const TCF: &str = "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA";
 
 fn header(consent: &str) -> String {
-    let mut parts = vec![
-        "_zendesk_session=BAh7CEkiD3Nlc3Npb25faWQGOgZFVEkiJWM1YjQ3".to_string(),
-        "__cf_bm=q8GfV0Zs7x3Yk0aZ.1700000000-0-AQ".to_string(),
-        "_ga=GA1.1.1234567890.1700000000".to_string(),
-        "_ga_ABC123XYZ=GS1.1.1700000000.1.1.1700000001.0.0.0".to_string(),
-        "_gid=GA1.2.987654321.1700000000".to_string(),
-        "_fbp=fb.1.1700000000000.1234567890".to_string(),
-    ];
+    let mut parts: Vec<String> = common::SITE_AND_ANALYTICS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    parts.push("_fbp=fb.1.1700000000000.1234567890".to_string());
     for i in 0..14 {
         parts.push(format!("app_pref_{i}=value{i}"));
     }

@@ -286,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn only_present_hop_by_hop_names_are_looked_up() {
+    fn hop_by_hop_index_covers_the_fixed_list() {
         for name in &HOP_BY_HOP {
             assert_eq!(
                 hop_by_hop_index(name).map(|i| &HOP_BY_HOP[i]),
