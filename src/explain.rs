@@ -110,8 +110,13 @@ pub fn explain(policy: &Policy, input: &Input, now: i64) -> Explanation {
         .map(|(_, l)| l)
         .collect();
     for (line, (v, name)) in valid.into_iter().zip(lines.lines) {
+        // A deleting line of a non-granted cookie is reported with the deletion the proxy sends.
+        let sent = match policy.sent_line(line.as_bytes(), &v) {
+            Some(std::borrow::Cow::Owned(own)) => String::from_utf8_lossy(&own).into_owned(),
+            _ => line.clone(),
+        };
         reports.push(LineReport {
-            line: line.clone(),
+            line: sent,
             name: String::from_utf8_lossy(&name).into_owned(),
             category: v.category.map(|c| policy.categories.name(c).to_string()),
             rule: policy.rule_label(v.class).to_string(),
@@ -285,5 +290,28 @@ mod tests {
         assert_eq!(e.consent.categories.0[3].1, "undecided");
         assert_eq!(e.set_cookie[0].action, "would-block");
         assert!(e.deletions.is_empty());
+    }
+
+    #[test]
+    fn a_deleting_line_is_reported_with_the_proxys_own_deletion() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let e = explain(
+            &p,
+            &Input {
+                cookie: Some("consentry=none".into()),
+                set_cookie: vec![
+                    "_ga=GA1; Max-Age=0; Path=/; Domain=example.com; HttpOnly".into(),
+                    "_ga=GA1; Max-Age=0; Max-Age=+34560000".into(),
+                ],
+                ..Input::default()
+            },
+            0,
+        );
+        assert_eq!(e.set_cookie[0].action, "pass");
+        assert_eq!(
+            e.set_cookie[0].line,
+            "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=example.com"
+        );
+        assert_eq!(e.set_cookie[1].action, "block");
     }
 }

@@ -6,7 +6,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, WWW_AUTHENTICATE,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -24,10 +27,15 @@ fn text(
 ) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
 }
+
+/// The status page's policy: its own inline style only; no script, frame, form or base URL.
+const STATUS_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
 fn token_matches(given: &[u8], expected: &[u8]) -> bool {
@@ -45,8 +53,20 @@ fn authorized<B>(req: &Request<B>, token: Option<&str>) -> bool {
     let Some(token) = token else { return true };
     req.headers()
         .get(AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .is_some_and(|given| token_matches(given.trim_ascii(), token.as_bytes()))
+        .and_then(|v| bearer(v.as_bytes()))
+        .is_some_and(|given| token_matches(given, token.as_bytes()))
+}
+
+/// The credentials of a `Bearer` authorization (the scheme is case-insensitive, RFC 9110 §11.1).
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii();
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer")
+        || !rest.first().is_some_and(|&b| b == b' ' || b == b'\t')
+    {
+        return None;
+    }
+    Some(rest.trim_ascii())
 }
 
 /// Answers one admin request.
@@ -89,11 +109,18 @@ pub fn respond<B>(shared: &Shared, req: &Request<B>) -> Response<Full<Bytes>> {
             });
             text(StatusCode::OK, "application/json", body.to_string())
         }
-        "/" => text(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            page::render(&shared.metrics, shared.is_draining()),
-        ),
+        "/" => {
+            let mut r = text(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                page::render(&shared.metrics, shared.is_draining()),
+            );
+            r.headers_mut().insert(
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(STATUS_PAGE_CSP),
+            );
+            r
+        }
         _ => text(StatusCode::NOT_FOUND, PLAIN, "not found\n"),
     }
 }
@@ -150,5 +177,10 @@ mod tests {
         assert!(authorized(&req(Some("Bearer s3cret")), Some("s3cret")));
         assert!(!authorized(&req(Some("Bearer s3cre")), Some("s3cret")));
         assert!(!authorized(&req(Some("Basic s3cret")), Some("s3cret")));
+        // The scheme is case-insensitive.
+        assert!(authorized(&req(Some("bearer s3cret")), Some("s3cret")));
+        assert!(authorized(&req(Some("BEARER  s3cret ")), Some("s3cret")));
+        assert!(!authorized(&req(Some("Bearers3cret")), Some("s3cret")));
+        assert!(!authorized(&req(Some("bearer")), Some("s3cret")));
     }
 }

@@ -238,7 +238,7 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
         token: file.admin.token.clone().filter(|t| !t.is_empty()),
     };
     if let Some(a) = admin.listen {
-        if !a.ip().is_loopback() && admin.token.is_none() {
+        if !a.ip().to_canonical().is_loopback() && admin.token.is_none() {
             warnings.push(format!(
                 "admin.listen {a} is not a loopback address and admin.token is not set: metrics are open to the network"
             ));

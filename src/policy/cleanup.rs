@@ -7,8 +7,11 @@
 
 use std::net::IpAddr;
 
-/// `Expires` in the past, for user agents that ignore `Max-Age`.
-const EPOCH: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+use super::set_cookie::EPOCH;
+
+/// Domains a cookie is expired on at most: the host, the registrable domain and the parents
+/// nearest to it. Hosts deeper than that are rare, and each domain is one more line per cookie.
+pub const MAX_DOMAINS: usize = 4;
 
 /// The host of a `Host` header or URI authority, lowercased, without port or IPv6 brackets.
 pub fn normalize_host(authority: &str) -> String {
@@ -24,7 +27,8 @@ pub fn normalize_host(authority: &str) -> String {
 }
 
 /// The domains to send `Domain=` deletions for: the host itself and each parent down to the
-/// registrable domain. Empty for IP addresses, single-label hosts and public suffixes.
+/// registrable domain, at most [`MAX_DOMAINS`] of them (the host and the domains nearest the
+/// registrable one are kept). Empty for IP addresses, single-label hosts and public suffixes.
 pub fn cookie_domains(host: &str) -> Vec<&str> {
     if host.is_empty() || host.parse::<IpAddr>().is_ok() || !host.contains('.') {
         return Vec::new();
@@ -44,6 +48,9 @@ pub fn cookie_domains(host: &str) -> Vec<&str> {
             Some(i) => d = &d[i + 1..],
             None => break,
         }
+    }
+    if out.len() > MAX_DOMAINS {
+        out.drain(1..out.len() - (MAX_DOMAINS - 1));
     }
     out
 }
@@ -135,6 +142,20 @@ mod tests {
         assert!(cookie_domains("co.uk").is_empty());
         assert!(cookie_domains("github.io").is_empty());
         assert!(cookie_domains("").is_empty());
+    }
+
+    #[test]
+    fn the_domain_walk_is_bounded() {
+        assert_eq!(
+            cookie_domains("a.b.c.d.e.f.g.h.i.j.example.com"),
+            vec![
+                "a.b.c.d.e.f.g.h.i.j.example.com",
+                "i.j.example.com",
+                "j.example.com",
+                "example.com"
+            ]
+        );
+        assert_eq!(cookie_domains("a.b.c.example.com").len(), MAX_DOMAINS);
     }
 
     #[test]

@@ -64,6 +64,91 @@ pub fn parse(s: &str) -> Option<i64> {
     Some(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second))
 }
 
+/// Seconds since the epoch of an `Expires` value as Chromium reads it (its own parser, not the
+/// RFC's): tokens split at ASCII punctuation and spaces except `:`; a token starting with a
+/// letter may be the month (matched on its first three letters); one with a `:` is the time
+/// (`h:m:s`, one or two digits each); another token starting with a digit is the day of month
+/// when it is at most two characters long and no day was found yet, else the year when at most
+/// five characters long (its leading digits); anything else is ignored. `1st Jan 1970` has no
+/// day for Chromium (`1st` is taken as the year), so the date is invalid and the cookie lives
+/// for the session. `None` when Chromium would ignore the attribute.
+///
+/// Out-of-range fields that Chromium saturates (a year past 9999) read as far in the future;
+/// a field it rejects (day 31 of a 30-day month, hour 24) is invalid.
+pub fn parse_chromium(s: &[u8]) -> Option<i64> {
+    const DELIMITERS: &[u8] = b"\t !\"#$%&'()*+,-./;<=>?@[\\]^_`{|}~";
+    let mut time: Option<(u32, u32, u32)> = None;
+    let mut day: Option<u32> = None;
+    let mut month: Option<u32> = None;
+    let mut year: Option<u32> = None;
+    for token in s
+        .split(|b| DELIMITERS.contains(b))
+        .filter(|t| !t.is_empty())
+    {
+        if !token[0].is_ascii_digit() {
+            if month.is_none() {
+                month = parse_month(token);
+            }
+        } else if token.contains(&b':') {
+            if time.is_none() {
+                time = scan_time(token);
+            }
+        } else if day.is_none() && token.len() <= 2 {
+            day = Some(atoi(token));
+        } else if year.is_none() && token.len() <= 5 {
+            year = Some(atoi(token));
+        }
+    }
+    let (hour, minute, second) = time?;
+    let (day, month, mut year) = (day?, month?, year?);
+    if (70..=99).contains(&year) {
+        year += 1900;
+    } else if year <= 69 {
+        year += 2000;
+    }
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    Some(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59)))
+}
+
+/// C's `atoi` on a token that starts with a digit: its leading digits (at most five here).
+fn atoi(token: &[u8]) -> u32 {
+    token
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'))
+}
+
+/// `sscanf("%2u:%2u:%2u")` on a token that starts with a digit: three fields of one or two
+/// digits separated by `:`, anything after the third ignored.
+fn scan_time(token: &[u8]) -> Option<(u32, u32, u32)> {
+    let (hour, n) = leading_digits(token, 1, 2)?;
+    let rest = token[n..].strip_prefix(b":")?;
+    let (minute, n) = leading_digits_prefix(rest, 2)?;
+    let rest = rest[n..].strip_prefix(b":")?;
+    let (second, _) = leading_digits_prefix(rest, 2)?;
+    Some((hour, minute, second))
+}
+
+/// One to `max` digits at the start of `bytes`, which may go on with more digits (`%2u` stops
+/// reading after two).
+fn leading_digits_prefix(bytes: &[u8], max: usize) -> Option<(u32, usize)> {
+    let n = bytes
+        .iter()
+        .take(max)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if n == 0 {
+        return None;
+    }
+    Some((atoi(&bytes[..n]), n))
+}
+
 /// `delimiter = %x09 / %x20-2F / %x3B-40 / %x5B-60 / %x7B-7E`
 fn is_delimiter(b: u8) -> bool {
     matches!(b, 0x09 | 0x20..=0x2F | 0x3B..=0x40 | 0x5B..=0x60 | 0x7B..=0x7E)
@@ -474,6 +559,45 @@ mod tests {
         fn rfc850_round_trips_in_two_digit_range(secs in 0i64..3_155_760_000) {
             // 1970..=2069: the two-digit window.
             prop_assert_eq!(parse(&format_rfc850(secs)), Some(secs));
+        }
+    }
+
+    #[test]
+    fn chromium_reads_the_usual_formats() {
+        for v in [
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Thursday, 01-Jan-70 00:00:00 GMT",
+            "Thu Jan  1 00:00:00 1970",
+            "01 Jan 1970 00:00:00",
+        ] {
+            assert_eq!(parse_chromium(v.as_bytes()), Some(0), "{v}");
+        }
+        assert_eq!(
+            parse_chromium(b"Fri, 01 Jan 2100 00:00:00 GMT"),
+            parse("Fri, 01 Jan 2100 00:00:00 GMT")
+        );
+    }
+
+    #[test]
+    fn chromium_rejects_what_the_rfc_reads() {
+        // The RFC takes the leading digits of `1st` and `01x` as the day; Chromium takes a
+        // three-character numeric token as the year and finds no day.
+        for v in [
+            "Thu, 1st Jan 1970 00:00:00 GMT",
+            "Thu, 01x Jan 1970 00:00:00 GMT",
+            "Thu, 01 Jan 1970 00:00 GMT",
+            "Thu, 31 Jun 1970 00:00:00 GMT",
+        ] {
+            assert_eq!(parse_chromium(v.as_bytes()), None, "{v}");
+        }
+        assert_eq!(parse("Thu, 1st Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse("Thu, 01x Jan 1970 00:00:00 GMT"), Some(0));
+    }
+
+    proptest! {
+        #[test]
+        fn chromium_never_panics(s in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse_chromium(&s);
         }
     }
 }

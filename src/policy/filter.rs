@@ -4,7 +4,10 @@
 //! The functions here report every decision to a [`Observer`] instead of building lists, so the
 //! proxy counts metrics without allocating and `explain` collects the same decisions to print.
 
+use std::borrow::Cow;
+
 use http::header::{HeaderMap, HeaderValue, SET_COOKIE};
+use rustc_hash::FxHashSet;
 
 use super::categories::CategoryId;
 use super::consent::Consent;
@@ -38,7 +41,8 @@ pub struct Verdict {
     /// The category the line was judged under; `None` when unclassified (and not mapped).
     pub category: Option<CategoryId>,
     pub action: Action,
-    /// The line deletes its cookie (and so passes whatever the consent).
+    /// The line deletes a cookie of a non-granted category. In `enforce` mode the proxy sends
+    /// its own deletion in its place ([`Policy::sent_line`]); in `report-only` it passes as is.
     pub deletion: bool,
 }
 
@@ -78,9 +82,13 @@ impl Policy {
                 None => self.unclassified == super::Unclassified::Allow,
             },
         };
+        // A deleting line of a non-granted cookie passes as the proxy's own deletion (enforce)
+        // or unchanged (report-only); a nameless one cannot be deleted by name and is blocked.
         let (action, deletion) = if granted {
             (Action::Pass, false)
-        } else if set_cookie::is_deletion(line, now) {
+        } else if (self.mode == Mode::ReportOnly || set_cookie::has_deletable_name(line))
+            && set_cookie::is_deletion(line, now)
+        {
             (Action::Pass, true)
         } else if self.mode == Mode::ReportOnly {
             (Action::WouldBlock, false)
@@ -98,8 +106,21 @@ impl Policy {
         )
     }
 
+    /// The line sent for a judged one: the proxy's own deletion in place of a deleting line of
+    /// a non-granted cookie (`enforce`), the line itself when it passes, `None` when blocked.
+    pub fn sent_line<'l>(&self, line: &'l [u8], v: &Verdict) -> Option<Cow<'l, [u8]>> {
+        match v.action {
+            Action::Block => None,
+            Action::Pass if v.deletion && self.mode == Mode::Enforce => {
+                set_cookie::own_deletion(line).map(|l| Cow::Owned(l.into_bytes()))
+            }
+            _ => Some(Cow::Borrowed(line)),
+        }
+    }
+
     /// Filters the `Set-Cookie` lines of a response in place. Kept lines stay the very same
-    /// `HeaderValue`s, in their order. Returns whether any line was removed.
+    /// `HeaderValue`s, in their order; a deleting line of a non-granted cookie is replaced by
+    /// the proxy's own deletion. Returns whether any line was removed or replaced.
     pub fn filter_set_cookies(
         &self,
         consent: &Consent,
@@ -107,7 +128,8 @@ impl Policy {
         now: i64,
         obs: &mut impl Observer,
     ) -> bool {
-        // First pass: judge, and remember which lines go (a bit mask for the usual short lists).
+        // First pass: judge, and remember which lines change (a bit mask for the usual short
+        // lists).
         let mut mask: u64 = 0;
         let mut overflow: Vec<bool> = Vec::new();
         let mut any = false;
@@ -116,31 +138,40 @@ impl Policy {
             count += 1;
             let (verdict, name) = self.judge(consent, value.as_bytes(), now);
             obs.set_cookie(value.as_bytes(), name, &verdict);
-            let block = verdict.action == Action::Block;
-            any |= block;
+            let change =
+                verdict.action == Action::Block || (verdict.deletion && self.mode == Mode::Enforce);
+            any |= change;
             if i < 64 {
-                mask |= (block as u64) << i;
+                mask |= (change as u64) << i;
             } else {
                 if overflow.is_empty() {
                     overflow.resize(64, false);
                 }
-                overflow.push(block);
+                overflow.push(change);
             }
         }
         if !any {
             return false;
         }
-        // One allocation: the surviving lines, cloned by reference count (the same buffers),
-        // then every line removed and the survivors put back in their order.
+        // One allocation: the surviving lines, cloned by reference count (the same buffers) or
+        // replaced, then every line removed and the survivors put back in their order.
         let mut kept: Vec<HeaderValue> = Vec::with_capacity(count);
         for (i, value) in headers.get_all(SET_COOKIE).iter().enumerate() {
-            let block = if i < 64 {
+            let change = if i < 64 {
                 mask & (1 << i) != 0
             } else {
                 overflow[i]
             };
-            if !block {
+            if !change {
                 kept.push(value.clone());
+                continue;
+            }
+            // Judged again: only the changed lines, a rare case.
+            let (verdict, _) = self.judge(consent, value.as_bytes(), now);
+            if let Some(Cow::Owned(line)) = self.sent_line(value.as_bytes(), &verdict) {
+                if let Ok(v) = HeaderValue::from_bytes(&line) {
+                    kept.push(v);
+                }
             }
         }
         headers.remove(SET_COOKIE);
@@ -237,14 +268,25 @@ impl Policy {
             return out;
         }
         let domains = super::cleanup::cookie_domains(host);
-        let mut done: Vec<&str> = Vec::new();
+        let mut done: FxHashSet<&str> = FxHashSet::default();
+        let mut bytes = 0;
         for &(name, category) in &plan.denied {
-            if name.is_empty() || done.contains(&name) {
+            if name.is_empty() || done.contains(name) {
                 continue;
             }
-            done.push(name);
+            if done.len() >= MAX_CLEANUP_NAMES {
+                break;
+            }
+            done.insert(name);
             let from = out.len();
             super::cleanup::expiring_lines_into(name, &domains, &self.cleanup_paths, &mut out);
+            let added: usize = out[from..].iter().map(|l| l.len()).sum();
+            // All of a cookie's lines or none: a partial set would leave it on some domain.
+            if out.len() > MAX_CLEANUP_LINES || bytes + added > MAX_CLEANUP_BYTES {
+                out.truncate(from);
+                break;
+            }
+            bytes += added;
             for line in &out[from..] {
                 obs.deletion(name, category, line);
             }
@@ -261,6 +303,15 @@ impl Policy {
         }
     }
 }
+
+/// Distinct cookie names cleanup expires per response at most: browsers send about 180 cookies
+/// per domain, so a longer list is not a browser's.
+pub const MAX_CLEANUP_NAMES: usize = 180;
+/// Expiring lines one response gets at most.
+pub const MAX_CLEANUP_LINES: usize = 512;
+/// Bytes of expiring lines one response gets at most (a normal visitor's few cookies take a
+/// few hundred; browsers and upstream proxies cap a response head at 64-256 KiB).
+pub const MAX_CLEANUP_BYTES: usize = 32 * 1024;
 
 /// What to do with the cookies a request carried.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -393,13 +444,61 @@ mod tests {
         ]);
         let mut obs = Collect::default();
         assert!(p.filter_set_cookies(&c, &mut h, NOW, &mut obs));
+        // The deletions pass as the proxy's own lines: no byte of the upstream's value or
+        // attributes beyond the cookie's scope reaches the browser.
         assert_eq!(
             set_cookies(&h),
             vec![
-                "_ga=; Max-Age=0; Path=/",
-                "_fbp=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+                "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
+                "_fbp=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
             ]
         );
+        assert_eq!(obs.lines[0].1, Action::Pass);
+        assert_eq!(obs.lines[2].1, Action::Block);
+    }
+
+    #[test]
+    fn lines_only_the_rfc_reads_as_deletions_are_blocked() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=none", false);
+        let lines = [
+            "_ga=E1; Max-Age=0; Max-Age=+34560000; Path=/",
+            "_ga=E2; Max-Age=0; Max-Age=abc",
+            "_gid=E3; Expires=Thu, 1st Jan 1970 00:00:00 GMT",
+            "_gid=E4; Expires=01x Jan 1970 00:00:00 GMT",
+            "=_ga=E5; Max-Age=0",
+        ];
+        let mut h = response(&lines);
+        assert!(p.filter_set_cookies(&c, &mut h, NOW, &mut Ignore));
+        assert!(set_cookies(&h).is_empty(), "{:?}", set_cookies(&h));
+        // Granted: byte-identical, whatever the attributes say.
+        let c = p.decide("consentry=analytics", false);
+        let mut h = response(&lines[..4]);
+        assert!(!p.filter_set_cookies(&c, &mut h, NOW, &mut Ignore));
+        assert_eq!(set_cookies(&h), lines[..4].to_vec());
+    }
+
+    #[test]
+    fn cleanup_is_bounded_and_deduplicated() {
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let c = p.decide("consentry=none", false);
+        // 6,000 distinct denied names and a deep host: the lines stay within the bounds.
+        let header: Vec<String> = (0..6000).map(|i| format!("_ga_{i}=")).collect();
+        let header = header.join(";");
+        let plan = p.plan_request(&c, &header);
+        assert_eq!(plan.denied.len(), 6000);
+        let mut obs = Collect::default();
+        let lines = p.cleanup_lines(&plan, "a.b.c.d.e.f.g.h.i.j.example.com", &mut obs);
+        let bytes: usize = lines.iter().map(String::len).sum();
+        assert!(bytes <= MAX_CLEANUP_BYTES, "{bytes}");
+        assert!(lines.len() <= MAX_CLEANUP_LINES);
+        assert_eq!(obs.deletions.len(), lines.len());
+        // Whole cookies only: each name has its host-only line and its four domain lines.
+        assert_eq!(lines.len() % 5, 0);
+        // Repeated names are expired once.
+        let plan = p.plan_request(&c, "_ga=1; _ga=2; _ga=3; _fbp=1");
+        let lines = p.cleanup_lines(&plan, "www.example.com", &mut Ignore);
+        assert_eq!(lines.len(), 6);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The value lists the granted categories, separated by `,` (or its percent-encoding `%2C`, as
 //! `encodeURIComponent` writes it). `all` grants every category; an empty value or `none` is a
-//! decision that grants nothing. Category names the configuration does not know are ignored; a
+//! decision that grants nothing, and so does a value that lists `none` beside anything else (a
+//! contradiction never grants). Category names the configuration does not know are ignored; a
 //! token with characters no category name can have makes the cookie malformed.
 
 use super::reading::Reading;
@@ -12,6 +13,7 @@ use crate::policy::categories::{Categories, CategorySet};
 pub fn read(value: &str, categories: &Categories) -> Reading {
     let value = value.trim_matches(|c| c == ' ' || c == '\t' || c == '"');
     let mut granted = CategorySet::EMPTY;
+    let mut none = false;
     for token in split_list(value) {
         let token = token.trim_matches(|c| c == ' ' || c == '\t' || c == '+');
         if token.is_empty() {
@@ -22,13 +24,17 @@ pub fn read(value: &str, categories: &Categories) -> Reading {
         }
         match token {
             "all" => granted = categories.all(),
-            "none" => {}
+            "none" => none = true,
             name => {
                 if let Some(id) = categories.lookup(name) {
                     granted.insert(id);
                 }
             }
         }
+    }
+    // `none` beside other entries is a contradiction: it grants nothing rather than anything.
+    if none {
+        granted = CategorySet::EMPTY;
     }
     Reading::decided(granted)
 }
@@ -125,6 +131,26 @@ mod tests {
         assert_eq!(read("all", &cats()), Reading::decided(set(&[0, 1, 2, 3])));
         assert_eq!(read("none", &cats()), Reading::decided(CategorySet::EMPTY));
         assert_eq!(read("", &cats()), Reading::decided(CategorySet::EMPTY));
+    }
+
+    #[test]
+    fn none_beside_anything_grants_nothing() {
+        for v in [
+            "none,all",
+            "all,none",
+            "analytics,none",
+            "none%2Cadvertising",
+        ] {
+            assert_eq!(
+                read(v, &cats()),
+                Reading::decided(CategorySet::EMPTY),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            read("all,analytics", &cats()),
+            Reading::decided(set(&[0, 1, 2, 3]))
+        );
     }
 
     #[test]
