@@ -125,10 +125,10 @@ pub fn explain(policy: &Policy, input: &Input, now: i64) -> Explanation {
     }
 
     let cats = &policy.categories;
-    let request_cookie = match plan.forward {
-        Some(forward) => forward,
-        None => input.cookie.clone().filter(|c| !c.is_empty()),
-    };
+    let request_cookie = plan
+        .forward
+        .forwarded(input.cookie.as_deref())
+        .map(str::to_string);
     Explanation {
         consent: ConsentReport {
             source: consent.source.map_or("none", |s| s.name()).to_string(),

@@ -99,6 +99,8 @@ pub struct UpstreamFile {
     #[serde(default, with = "humantime_serde")]
     pub response_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    pub read_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
     pub pool_idle_timeout: Option<Duration>,
     pub ca: Option<String>,
 }

@@ -83,6 +83,8 @@ pub struct Upstream {
     pub authority: http::uri::Authority,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    /// The longest silence between two reads of a response body; then the response is aborted.
+    pub read_timeout: Duration,
     pub pool_idle_timeout: Duration,
     pub ca: Option<PathBuf>,
 }
@@ -283,18 +285,18 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
         authority,
         connect_timeout: duration_or(up.connect_timeout, Duration::from_secs(3)),
         response_timeout: duration_or(up.response_timeout, Duration::from_secs(60)),
+        read_timeout: duration_or(up.read_timeout, Duration::from_secs(60)),
         pool_idle_timeout: duration_or(up.pool_idle_timeout, Duration::from_secs(4)),
         ca: up.ca.as_deref().map(|c| resolve(path, c)),
     };
-    if upstream.connect_timeout.is_zero() || upstream.response_timeout.is_zero() {
-        return Err(err(
-            if upstream.connect_timeout.is_zero() {
-                "upstream.connect_timeout"
-            } else {
-                "upstream.response_timeout"
-            },
-            "must be longer than 0s".into(),
-        ));
+    for (key, d) in [
+        ("upstream.connect_timeout", upstream.connect_timeout),
+        ("upstream.response_timeout", upstream.response_timeout),
+        ("upstream.read_timeout", upstream.read_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(err(key, "must be longer than 0s".into()));
+        }
     }
     if upstream.ca.is_some() && !https {
         warnings.push("upstream.ca is set but the upstream is plain http://".into());

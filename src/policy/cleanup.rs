@@ -13,17 +13,16 @@ use super::set_cookie::EPOCH;
 /// nearest to it. Hosts deeper than that are rare, and each domain is one more line per cookie.
 pub const MAX_DOMAINS: usize = 4;
 
-/// The host of a `Host` header or URI authority, lowercased, without port or IPv6 brackets.
+/// The host of a `Host` header or URI authority, lowercased, without port or IPv6 brackets;
+/// empty when it is not a valid host ([`super::host::parse`]). A bare IPv6 address is taken
+/// as one.
 pub fn normalize_host(authority: &str) -> String {
-    let a = authority.trim().trim_end_matches('.');
-    let host = if let Some(rest) = a.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else if a.matches(':').count() == 1 {
-        a.split(':').next().unwrap_or("")
-    } else {
-        a
-    };
-    host.to_ascii_lowercase()
+    let a = authority.trim();
+    match super::host::parse(a.as_bytes()) {
+        Some(h) => h.name.into_owned(),
+        None if a.parse::<std::net::Ipv6Addr>().is_ok() => a.to_ascii_lowercase(),
+        None => String::new(),
+    }
 }
 
 /// The domains to send `Domain=` deletions for: the host itself and each parent down to the
@@ -111,6 +110,8 @@ mod tests {
         assert_eq!(normalize_host("[::1]:8080"), "::1");
         assert_eq!(normalize_host("::1"), "::1");
         assert_eq!(normalize_host("127.0.0.1:80"), "127.0.0.1");
+        assert_eq!(normalize_host("www.example.com;Domain=evil.com"), "");
+        assert_eq!(normalize_host("a..example.com"), "");
     }
 
     #[test]

@@ -221,11 +221,11 @@ impl Policy {
                 })
                 .map(|(_, p)| p.raw)
                 .collect();
-            plan.forward = Some(if kept.is_empty() {
-                None
+            plan.forward = if kept.is_empty() {
+                CookieEdit::Remove
             } else {
-                Some(kept.join("; "))
-            });
+                CookieEdit::Rewrite(kept.join("; "))
+            };
         }
         plan
     }
@@ -296,7 +296,7 @@ impl Policy {
 
     /// Reports each stripped request cookie.
     pub fn report_stripped(&self, plan: &RequestPlan<'_>, obs: &mut impl Observer) {
-        if plan.forward.is_some() {
+        if plan.forward != CookieEdit::Keep {
             for &(name, category) in &plan.denied {
                 obs.stripped(name, category);
             }
@@ -318,8 +318,32 @@ pub const MAX_CLEANUP_BYTES: usize = 32 * 1024;
 pub struct RequestPlan<'h> {
     /// Request cookies whose category is not allowed, by presented name.
     pub denied: Vec<(&'h str, CategoryId)>,
-    /// `Some(new header)` when the `Cookie` header must be rewritten (`Some(None)`: removed).
-    pub forward: Option<Option<String>>,
+    /// What becomes of the `Cookie` header sent upstream.
+    pub forward: CookieEdit,
+}
+
+/// The `Cookie` header sent upstream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CookieEdit {
+    /// Forwarded as the client sent it.
+    #[default]
+    Keep,
+    /// Replaced by this header (the client's pairs without the stripped ones).
+    Rewrite(String),
+    /// Removed: every pair was stripped.
+    Remove,
+}
+
+impl CookieEdit {
+    /// The header forwarded for a request whose joined header is `original`: `None` when no
+    /// header goes upstream.
+    pub fn forwarded<'a>(&'a self, original: Option<&'a str>) -> Option<&'a str> {
+        match self {
+            CookieEdit::Keep => original.filter(|c| !c.is_empty()),
+            CookieEdit::Rewrite(c) => Some(c),
+            CookieEdit::Remove => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -562,7 +586,7 @@ mod tests {
             .filter(|p| p.starts_with('k'))
             .map(String::as_str)
             .collect();
-        assert_eq!(plan.forward, Some(Some(kept.join("; "))));
+        assert_eq!(plan.forward, CookieEdit::Rewrite(kept.join("; ")));
     }
 
     #[test]
@@ -578,9 +602,9 @@ mod tests {
         );
         assert_eq!(
             plan.forward,
-            Some(Some(
+            CookieEdit::Rewrite(
                 "_zendesk_session=s; consentry=functional; ZD-settings=1; app=2".into()
-            ))
+            )
         );
         let mut obs = Collect::default();
         let lines = p.cleanup_lines(&plan, "www.example.com", &mut obs);
@@ -598,7 +622,7 @@ mod tests {
         let p = policy(Mode::Enforce, Unclassified::Deny);
         let c = p.decide("", false);
         let plan = p.plan_request(&c, "_ga=1; _fbp=2");
-        assert_eq!(plan.forward, Some(None));
+        assert_eq!(plan.forward, CookieEdit::Remove);
         let none = p.plan_request(&c, "app=1; other=2");
         assert_eq!(none, RequestPlan::default());
     }

@@ -11,6 +11,7 @@ pub mod cookie_date;
 pub mod cookie_header;
 pub mod filter;
 pub mod glob;
+pub mod host;
 pub mod rules;
 pub mod set_cookie;
 

@@ -12,7 +12,13 @@ use hyper::body::Incoming;
 #[error("request body exceeds the limit of {0} bytes")]
 pub struct LimitExceeded(pub u64);
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The client's request body failed (a malformed chunk, a connection that broke off): the
+/// client's fault, answered 400 and never counted against the upstream.
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body failed")]
+pub struct ClientBodyError(#[source] pub hyper::Error);
+
+pub use super::error::BoxError;
 
 /// A client request body forwarded upstream without buffering.
 pub struct RequestBody {
@@ -51,7 +57,7 @@ impl Body for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(ClientBodyError(e))))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }

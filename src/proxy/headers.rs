@@ -1,23 +1,43 @@
 //! Header operations of a transparent reverse proxy (RFC 9110 §7.6): hop-by-hop removal, the
-//! forwarding headers and `Via`.
+//! forwarding headers and `Via`, and the few request and response headers the proxy reads or
+//! writes itself (`Cookie`, `Sec-GPC`, `Cache-Control`, `Upgrade`, `TE`).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, TE, UPGRADE, VIA};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, COOKIE, TE, UPGRADE, VIA,
+};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1, plus the legacy
 /// `Keep-Alive` and `Proxy-Connection`). Static names: removing by `HeaderName` skips parsing.
-static HOP_BY_HOP: [HeaderName; 9] = [
+/// `Trailer` is not one of them: it announces end-to-end trailer fields (RFC 9110 §6.6.2).
+static HOP_BY_HOP: [HeaderName; 8] = [
     CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     http::header::PROXY_AUTHENTICATE,
     http::header::PROXY_AUTHORIZATION,
     TE,
-    http::header::TRAILER,
     http::header::TRANSFER_ENCODING,
     UPGRADE,
 ];
+
+/// The tokens of a comma-separated header (`#token` lists, RFC 9110 §5.6.1) across all its
+/// fields, trimmed, empty elements skipped.
+pub fn tokens<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+    headers.get_all(name).iter().flat_map(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .filter(|t| !t.is_empty())
+    })
+}
+
+/// Whether the comma-separated header `name` lists `token` (case-insensitively).
+pub fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
+}
 
 /// `Sec-GPC`, the Global Privacy Control request header.
 pub static SEC_GPC: HeaderName = HeaderName::from_static("sec-gpc");
@@ -42,21 +62,10 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // The names `Connection` lists (rarely more than one or two); `keep-alive` and `close` are
     // the common ones and need no lookup of their own.
     if present & 1 != 0 {
-        let mut listed: Vec<HeaderName> = Vec::new();
-        for value in headers.get_all(CONNECTION) {
-            for token in value.as_bytes().split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"keep-alive")
-                    || token.eq_ignore_ascii_case(b"close")
-                    || token.is_empty()
-                {
-                    continue;
-                }
-                if let Ok(name) = HeaderName::from_bytes(token) {
-                    listed.push(name);
-                }
-            }
-        }
+        let listed: Vec<HeaderName> = tokens(headers, &CONNECTION)
+            .filter(|t| !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"close"))
+            .filter_map(|t| HeaderName::from_bytes(t).ok())
+            .collect();
         for name in listed {
             headers.remove(name);
         }
@@ -78,23 +87,15 @@ fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
         "proxy-authenticate" => 3,
         "proxy-authorization" => 4,
         "te" => 5,
-        "trailer" => 6,
-        "transfer-encoding" => 7,
-        "upgrade" => 8,
+        "transfer-encoding" => 6,
+        "upgrade" => 7,
         _ => return None,
     })
 }
 
 /// Whether the request asks for `TE: trailers`, the one `TE` value a proxy passes on (gRPC uses it).
 pub fn wants_trailers(headers: &HeaderMap) -> bool {
-    headers.get_all(TE).iter().any(|v| {
-        v.to_str()
-            .map(|s| {
-                s.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
-            })
-            .unwrap_or(false)
-    })
+    has_token(headers, &TE, "trailers")
 }
 
 /// Adds the forwarding headers: appends the client address to `X-Forwarded-For`, and sets
@@ -186,15 +187,78 @@ pub fn add_via(headers: &mut HeaderMap, version: http::Version) {
 
 /// Whether a message asks to switch protocols (`Connection: upgrade` plus `Upgrade`).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(UPGRADE)
-        && headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .map(|s| {
-                    s.split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-                })
-                .unwrap_or(false)
-        })
+    headers.contains_key(UPGRADE) && has_token(headers, &CONNECTION, "upgrade")
+}
+
+/// Whether a `101` response's protocol is one the client asked for: the upstream's `Upgrade`
+/// names one protocol, which must be among the tokens of the client's `Upgrade`.
+pub fn upgrade_was_asked(asked: &HeaderMap, response: &HeaderMap) -> bool {
+    let mut chosen = tokens(response, &UPGRADE);
+    let (Some(proto), None) = (chosen.next(), chosen.next()) else {
+        return false;
+    };
+    tokens(asked, &UPGRADE).any(|t| t.eq_ignore_ascii_case(proto))
+}
+
+/// The request's cookies as one header value: HTTP/2 clients may split `Cookie` into several
+/// fields, which are joined with `; ` (RFC 9113 §8.2.3).
+pub fn joined_cookies(headers: &HeaderMap) -> Option<Cow<'_, str>> {
+    let mut values = headers.get_all(COOKIE).iter();
+    let first = values.next()?;
+    // Cookie headers are nearly always valid UTF-8: checking that is much cheaper than the
+    // lossy conversion, which is left for the rare other case.
+    fn text(v: &HeaderValue) -> Cow<'_, str> {
+        match std::str::from_utf8(v.as_bytes()) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+        }
+    }
+    let mut out = text(first);
+    for v in values {
+        let s = out.to_mut();
+        s.push_str("; ");
+        s.push_str(&text(v));
+    }
+    Some(out)
+}
+
+/// `Sec-GPC: 1`.
+pub fn is_gpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(&SEC_GPC)
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+}
+
+/// Marks a response so shared caches do not store it: `private` replaces `public` and
+/// `s-maxage`, unless the response is already `private` or `no-store`.
+pub fn make_private(headers: &mut HeaderMap) {
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        return;
+    }
+    let name = |d: &[u8]| {
+        let n = d.split(|&b| b == b'=').next().unwrap_or(b"").trim_ascii();
+        String::from_utf8_lossy(n).to_ascii_lowercase()
+    };
+    let directives: Vec<&[u8]> = tokens(headers, &CACHE_CONTROL).collect();
+    if directives
+        .iter()
+        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
+    {
+        return;
+    }
+    let mut kept: Vec<u8> = Vec::new();
+    for d in directives {
+        if matches!(name(d).as_str(), "public" | "s-maxage") {
+            continue;
+        }
+        kept.extend_from_slice(d);
+        kept.extend_from_slice(b", ");
+    }
+    kept.extend_from_slice(b"private");
+    if let Ok(v) = HeaderValue::from_bytes(&kept) {
+        headers.insert(CACHE_CONTROL, v);
+    }
 }
 
 #[cfg(test)]
@@ -223,7 +287,7 @@ mod tests {
             ("proxy-connection", "keep-alive"),
             ("proxy-authorization", "Basic x"),
             ("te", "trailers"),
-            ("trailer", "x"),
+            ("trailer", "x-checksum"),
             ("transfer-encoding", "chunked"),
             ("upgrade", "websocket"),
             ("x-kept", "3"),
@@ -232,7 +296,8 @@ mod tests {
         remove_hop_by_hop(&mut h);
         let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         names.sort();
-        assert_eq!(names, vec!["set-cookie", "x-kept"]);
+        // `Trailer` is end-to-end: it announces the trailer fields of the message.
+        assert_eq!(names, vec!["set-cookie", "trailer", "x-kept"]);
     }
 
     #[test]
@@ -324,5 +389,52 @@ mod tests {
         assert!(!is_upgrade(&map(&[("connection", "upgrade")])));
         assert!(wants_trailers(&map(&[("te", "gzip, trailers")])));
         assert!(!wants_trailers(&map(&[("te", "gzip")])));
+    }
+
+    #[test]
+    fn a_switch_must_be_to_a_protocol_the_client_asked_for() {
+        let asked = map(&[("upgrade", "h2c, WebSocket")]);
+        assert!(upgrade_was_asked(&asked, &map(&[("upgrade", "websocket")])));
+        assert!(upgrade_was_asked(&asked, &map(&[("upgrade", "h2c")])));
+        assert!(!upgrade_was_asked(
+            &map(&[("upgrade", "h2c")]),
+            &map(&[("upgrade", "websocket")])
+        ));
+        assert!(!upgrade_was_asked(&asked, &HeaderMap::new()));
+        assert!(!upgrade_was_asked(
+            &asked,
+            &map(&[("upgrade", "websocket, h2c")])
+        ));
+    }
+
+    #[test]
+    fn private_replaces_public_and_s_maxage() {
+        let mut h = map(&[("cache-control", "public, max-age=600, s-maxage=3600")]);
+        make_private(&mut h);
+        assert_eq!(h[CACHE_CONTROL], "max-age=600, private");
+        let mut h = HeaderMap::new();
+        make_private(&mut h);
+        assert_eq!(h[CACHE_CONTROL], "private");
+        let mut h = map(&[("cache-control", "no-store")]);
+        make_private(&mut h);
+        assert_eq!(h[CACHE_CONTROL], "no-store");
+        let mut h = map(&[("cache-control", "Private, max-age=0")]);
+        make_private(&mut h);
+        assert_eq!(h[CACHE_CONTROL], "Private, max-age=0");
+    }
+
+    #[test]
+    fn cookies_are_joined_and_gpc_read() {
+        let mut h = HeaderMap::new();
+        assert!(joined_cookies(&h).is_none());
+        h.append(COOKIE, HeaderValue::from_static("a=1"));
+        assert!(matches!(joined_cookies(&h), Some(Cow::Borrowed("a=1"))));
+        h.append(COOKIE, HeaderValue::from_static("b=2"));
+        assert_eq!(joined_cookies(&h).unwrap(), "a=1; b=2");
+        assert!(!is_gpc(&h));
+        h.insert("sec-gpc", HeaderValue::from_static(" 1 "));
+        assert!(is_gpc(&h));
+        h.insert("sec-gpc", HeaderValue::from_static("0"));
+        assert!(!is_gpc(&h));
     }
 }

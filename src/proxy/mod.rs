@@ -1,5 +1,16 @@
-//! The reverse proxy: one request in, consent decided, the request forwarded, the response's
-//! cookies filtered, the response streamed back.
+//! The reverse proxy. One request, read top to bottom as phases ([`forward`]):
+//!
+//! 1. [`validate`]: refuse what must not be forwarded (method, framing, host, body limit);
+//! 2. [`decide`]: the visitor's consent and what becomes of the cookies the browser sent;
+//! 3. [`upstream_request`]: the request the upstream gets (hop-by-hop headers, `Cookie`,
+//!    forwarding headers, origin-form target);
+//! 4. [`send`]: to the upstream, bounded by `response_timeout`;
+//! 5. [`respond`]: the response head checked and filtered (`Set-Cookie`, cleanup lines,
+//!    caching), metrics counted for what was sent;
+//! 6. [`tunnel`]: for a protocol switch both sides asked for, the bytes relayed both ways.
+//!
+//! Each phase only reads what the earlier ones produced; errors say where they came from
+//! ([`error::ProxyError`]) and that decides the status.
 
 pub mod body;
 pub mod error;
@@ -16,9 +27,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE, TE, UPGRADE,
+    HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE, TE,
+    TRANSFER_ENCODING, UPGRADE,
 };
-use http::{HeaderMap, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -26,8 +38,9 @@ use hyper_util::rt::TokioIo;
 use crate::config::Config;
 use crate::metrics::{Metrics, PolicyMetrics};
 use crate::policy::categories::CategoryId;
-use crate::policy::filter::{Action, Observer, Verdict};
-use crate::policy::Policy;
+use crate::policy::consent::Consent;
+use crate::policy::filter::{Action, CookieEdit, Observer, Verdict};
+use crate::policy::{host, Policy};
 use body::RequestBody;
 use error::ProxyError;
 use upstream::{UpstreamBody, UpstreamClient};
@@ -118,67 +131,276 @@ pub fn local_response(status: StatusCode, text: &'static str) -> Response<Respon
     r
 }
 
-/// The request's cookies as one header value: HTTP/2 clients may split `Cookie` into several
-/// fields, which are joined with `; ` (RFC 9113 §8.2.3).
-fn joined_cookies(headers: &HeaderMap) -> Option<Cow<'_, str>> {
-    let mut values = headers.get_all(COOKIE).iter();
-    let first = values.next()?;
-    // Cookie headers are nearly always valid UTF-8: checking that is much cheaper than the
-    // lossy conversion, which is left for the rare other case.
-    fn text(v: &HeaderValue) -> Cow<'_, str> {
-        match std::str::from_utf8(v.as_bytes()) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+/// Handles one client request. Never fails: errors become 4xx/5xx responses.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    https: bool,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let started = Instant::now();
+    let rt = shared.current.load_full();
+    let resp = match forward(&shared, &rt, req, peer, https).await {
+        Ok(r) => r,
+        Err(e) => error_response(&shared, e),
+    };
+    shared.metrics.request(resp.status());
+    shared
+        .metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    Ok(resp)
+}
+
+/// The local response for a failed request, logged with its cause chain and counted when the
+/// upstream is to blame.
+fn error_response(shared: &Shared, e: ProxyError) -> Response<ResponseBody> {
+    let status = e.status().as_u16();
+    match e.upstream_kind() {
+        Some(kind) => {
+            shared.metrics.upstream_error(kind);
+            tracing::warn!(error = %e.chain(), status, "upstream request failed");
+        }
+        None => tracing::info!(error = %e.chain(), status, "request rejected"),
+    }
+    let mut r = local_response(e.status(), e.body());
+    if e.closes_connection() {
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if matches!(e, ProxyError::MethodNotAllowed) {
+        r.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"),
+        );
+    }
+    r
+}
+
+/// The phases of one request, in order.
+async fn forward(
+    shared: &Shared,
+    rt: &Runtime,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    https: bool,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let target = validate(&req, &rt.config)?;
+    let decision = decide(rt, &shared.metrics, req.headers(), &target);
+    let (up_req, upgrade) = upstream_request(&rt.config, req, &target, &decision, peer, https)?;
+    let resp = send(rt, up_req).await?;
+    respond(shared, rt, resp, &decision, upgrade)
+}
+
+/// What phase 1 learned about the request.
+struct Target {
+    /// The authority the upstream sees: an absolute-form target's (RFC 9112 §3.2.2) or
+    /// HTTP/2's `:authority`, else `Host`. Checked by [`host::parse`].
+    host: Option<HeaderValue>,
+    /// An HTTP/1.1 protocol switch (`Connection: upgrade` with `Upgrade`).
+    upgrade: bool,
+}
+
+/// Phase 1: refuses what must not be forwarded.
+fn validate(req: &Request<Incoming>, config: &Config) -> Result<Target, ProxyError> {
+    if req.method() == Method::CONNECT {
+        return Err(ProxyError::MethodNotAllowed);
+    }
+    let h = req.headers();
+    // RFC 9112 §6.1: a request with both may be an attempt at smuggling; nginx and Envoy
+    // refuse it, and so does the proxy (closing the connection).
+    if req.version() < Version::HTTP_2
+        && h.contains_key(TRANSFER_ENCODING)
+        && h.contains_key(CONTENT_LENGTH)
+    {
+        return Err(ProxyError::BadRequest(
+            "both Transfer-Encoding and Content-Length",
+        ));
+    }
+    // HTTP/1.1 needs exactly one Host (RFC 9112 §3.2).
+    let hosts = h.get_all(HOST).iter().count();
+    if hosts > 1
+        || (hosts == 0 && req.version() == Version::HTTP_11 && req.uri().authority().is_none())
+    {
+        return Err(ProxyError::BadRequest(
+            "an HTTP/1.1 request needs exactly one Host header",
+        ));
+    }
+    let host = match req.uri().authority() {
+        Some(a) => Some(
+            HeaderValue::from_str(a.as_str())
+                .map_err(|_| ProxyError::BadRequest("invalid authority"))?,
+        ),
+        None => h.get(HOST).cloned(),
+    };
+    if let Some(v) = &host {
+        if host::parse(v.as_bytes()).is_none() {
+            return Err(ProxyError::BadRequest("invalid host"));
         }
     }
-    let mut out = text(first);
-    for v in values {
-        let s = out.to_mut();
-        s.push_str("; ");
-        s.push_str(&text(v));
+    if let Some(limit) = config.server.max_body_bytes {
+        let declared = h
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ProxyError::BodyTooLarge);
+        }
     }
-    Some(out)
+    Ok(Target {
+        host,
+        upgrade: req.version() == Version::HTTP_11 && headers::is_upgrade(h),
+    })
 }
 
-fn is_gpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(&headers::SEC_GPC)
-        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+/// Phase 2's result: the visitor's consent and the request plan. Nothing of it is counted
+/// until the response that carries it is returned.
+struct Decision {
+    consent: Consent,
+    /// The `Cookie` header sent upstream.
+    forward: CookieEdit,
+    /// Expiring lines for cookies of non-granted categories the browser sent.
+    cleanup: Vec<String>,
+    /// The cookie name and category of each cleanup line, in order.
+    deleted: Vec<(Box<str>, CategoryId)>,
+    /// Cookies removed from the forwarded `Cookie` header.
+    stripped: Vec<(Box<str>, CategoryId)>,
 }
 
-/// Marks a response so shared caches do not store it: `private` replaces `public` and
-/// `s-maxage`, unless the response is already `private` or `no-store`.
-fn make_private(headers: &mut HeaderMap) {
-    if !headers.contains_key(CACHE_CONTROL) {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-        return;
+/// Records cleanup and stripping decisions, to be counted once the response is returned.
+#[derive(Default)]
+struct Deferred {
+    deleted: Vec<(Box<str>, CategoryId)>,
+    stripped: Vec<(Box<str>, CategoryId)>,
+}
+
+impl Observer for Deferred {
+    fn deletion(&mut self, name: &str, category: CategoryId, _line: &str) {
+        self.deleted.push((name.into(), category));
     }
-    let mut directives: Vec<String> = Vec::new();
-    for v in headers.get_all(CACHE_CONTROL) {
-        for d in String::from_utf8_lossy(v.as_bytes()).split(',') {
-            let d = d.trim();
-            if !d.is_empty() {
-                directives.push(d.to_string());
+    fn stripped(&mut self, name: &str, category: CategoryId) {
+        self.stripped.push((name.into(), category));
+    }
+}
+
+/// Phase 2: decides the request's consent (counted here: the request was decided) and plans
+/// what becomes of its cookies.
+fn decide(rt: &Runtime, metrics: &Metrics, headers: &HeaderMap, target: &Target) -> Decision {
+    let policy: &Policy = &rt.config.policy;
+    let gpc = headers::is_gpc(headers);
+    if gpc {
+        metrics.gpc.inc();
+    }
+    let cookies = headers::joined_cookies(headers);
+    let cookie_text = cookies.as_deref().unwrap_or("");
+    let consent = policy.decide(cookie_text, gpc);
+    rt.policy_metrics.consent(&consent);
+    let plan = policy.plan_request(&consent, cookie_text);
+    // The host only matters for the deletions of denied request cookies.
+    let host = match &target.host {
+        Some(h) if !plan.denied.is_empty() => host::parse(h.as_bytes()).map(|h| h.name),
+        _ => None,
+    };
+    let mut deferred = Deferred::default();
+    let cleanup = policy.cleanup_lines(&plan, host.as_deref().unwrap_or(""), &mut deferred);
+    policy.report_stripped(&plan, &mut deferred);
+    Decision {
+        consent,
+        forward: plan.forward,
+        cleanup,
+        deleted: deferred.deleted,
+        stripped: deferred.stripped,
+    }
+}
+
+/// A protocol switch the client asked for: its side of the tunnel and the protocols it named.
+struct ClientUpgrade {
+    on: hyper::upgrade::OnUpgrade,
+    asked: HeaderMap,
+}
+
+/// Phase 3: the request the upstream gets.
+fn upstream_request(
+    config: &Config,
+    mut req: Request<Incoming>,
+    target: &Target,
+    decision: &Decision,
+    peer: SocketAddr,
+    https: bool,
+) -> Result<(Request<RequestBody>, Option<ClientUpgrade>), ProxyError> {
+    let on_upgrade = target.upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let upgrade = on_upgrade.map(|on| {
+        let mut asked = HeaderMap::new();
+        for v in parts.headers.get_all(UPGRADE) {
+            asked.append(UPGRADE, v.clone());
+        }
+        ClientUpgrade { on, asked }
+    });
+    let trailers = headers::wants_trailers(&parts.headers);
+    headers::remove_hop_by_hop(&mut parts.headers);
+    if let Some(u) = &upgrade {
+        for v in u.asked.get_all(UPGRADE) {
+            parts.headers.append(UPGRADE, v.clone());
+        }
+        parts
+            .headers
+            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    if trailers {
+        parts
+            .headers
+            .insert(TE, HeaderValue::from_static("trailers"));
+    }
+    match &decision.forward {
+        CookieEdit::Rewrite(c) => match HeaderValue::from_str(c) {
+            Ok(v) => {
+                parts.headers.insert(COOKIE, v);
+            }
+            Err(_) => {
+                parts.headers.remove(COOKIE);
+            }
+        },
+        CookieEdit::Remove => {
+            parts.headers.remove(COOKIE);
+        }
+        CookieEdit::Keep => {
+            // HTTP/2 clients may send several Cookie fields; HTTP/1.1 upstreams want one.
+            if parts.headers.get_all(COOKIE).iter().nth(1).is_some() {
+                if let Some(joined) = headers::joined_cookies(&parts.headers).map(Cow::into_owned) {
+                    if let Ok(v) = HeaderValue::from_str(&joined) {
+                        parts.headers.insert(COOKIE, v);
+                    }
+                }
             }
         }
     }
-    let name = |d: &str| {
-        d.split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    };
-    if directives
-        .iter()
-        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
-    {
-        return;
+    if let Some(h) = &target.host {
+        parts.headers.insert(HOST, h.clone());
     }
-    directives.retain(|d| !matches!(name(d).as_str(), "public" | "s-maxage"));
-    directives.push("private".into());
-    if let Ok(v) = HeaderValue::from_str(&directives.join(", ")) {
-        headers.insert(CACHE_CONTROL, v);
+    headers::add_forwarded(&mut parts.headers, peer.ip(), https, target.host.as_ref());
+    headers::add_via(&mut parts.headers, parts.version);
+    // Origin-form (RFC 9112 §3.2.1): the client's path and query, reference-counted, no copy.
+    parts.uri = http::Uri::from(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    parts.version = Version::HTTP_11;
+    let body = RequestBody::new(body, config.server.max_body_bytes);
+    Ok((Request::from_parts(parts, body), upgrade))
+}
+
+/// Phase 4: the upstream's response head, within `response_timeout`.
+async fn send(
+    rt: &Runtime,
+    req: Request<RequestBody>,
+) -> Result<Response<UpstreamBody>, ProxyError> {
+    match tokio::time::timeout(rt.config.upstream.response_timeout, rt.client.request(req)).await {
+        Err(_) => Err(ProxyError::ResponseTimeout),
+        Ok(r) => r,
     }
 }
 
@@ -210,75 +432,45 @@ impl<O: Observer> Observer for RequestObserver<'_, O> {
     }
 }
 
-/// Handles one client request. Never fails: errors become 502/504/413 responses.
-pub async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-    https: bool,
-) -> Result<Response<ResponseBody>, Infallible> {
-    let started = Instant::now();
-    let rt = shared.current.load_full();
-    let resp = match forward(&shared, &rt, req, peer, https).await {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(kind) = e.upstream_kind() {
-                shared.metrics.upstream_error(kind);
-                tracing::warn!(error = %e, status = e.status().as_u16(), "upstream request failed");
-            } else {
-                tracing::info!(error = %e, status = e.status().as_u16(), "request rejected");
-            }
-            let mut r = local_response(e.status(), e.body());
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                r.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
-            }
-            r
-        }
-    };
-    shared.metrics.request(resp.status());
-    shared
-        .metrics
-        .duration
-        .observe(started.elapsed().as_secs_f64());
-    Ok(resp)
-}
-
-async fn forward(
+/// Phase 5: checks and filters the upstream's response head, and counts what the response
+/// carries.
+fn respond(
     shared: &Shared,
     rt: &Runtime,
-    mut req: Request<Incoming>,
-    peer: SocketAddr,
-    https: bool,
+    mut resp: Response<UpstreamBody>,
+    decision: &Decision,
+    upgrade: Option<ClientUpgrade>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    let config = &rt.config;
-    let policy: &Policy = &config.policy;
+    let policy: &Policy = &rt.config.policy;
     let metrics = &shared.metrics;
-
-    // Consent.
-    let gpc = is_gpc(req.headers());
-    if gpc {
-        metrics.gpc.inc();
-    }
-    let cookies = joined_cookies(req.headers());
-    let cookie_text = cookies.as_deref().unwrap_or("");
-    let consent = policy.decide(cookie_text, gpc);
-    rt.policy_metrics.consent(&consent);
-    let plan = policy.plan_request(&consent, cookie_text);
-    // The request's host: the authority of an absolute-form target (HTTP/1.1, RFC 9112 §3.2.2)
-    // or of HTTP/2's :authority wins over Host. HTTP/1.1 needs exactly one Host.
-    let hosts = req.headers().get_all(HOST).iter().count();
-    if hosts > 1
-        || (hosts == 0 && req.version() == Version::HTTP_11 && req.uri().authority().is_none())
+    // RFC 9112 §6.3: a response with both is refused, as nginx does, rather than forwarded
+    // with a length that does not describe the decoded body.
+    if resp.version() < Version::HTTP_2
+        && resp.headers().contains_key(TRANSFER_ENCODING)
+        && resp.headers().contains_key(CONTENT_LENGTH)
     {
-        return Err(ProxyError::BadRequest(
-            "an HTTP/1.1 request needs exactly one Host header",
+        return Err(ProxyError::BadResponse(
+            "both Content-Length and Transfer-Encoding",
         ));
     }
-    let host_value = match req.uri().authority() {
-        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => req.headers().get(HOST).cloned(),
+    // A switch is only passed on when the client asked for it, and to one of its protocols.
+    let switch = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        match upgrade {
+            Some(u) if headers::upgrade_was_asked(&u.asked, resp.headers()) => {
+                let proto = resp.headers().get(UPGRADE).cloned();
+                Some((u.on, hyper::upgrade::on(&mut resp), proto))
+            }
+            _ => {
+                return Err(ProxyError::BadResponse(
+                    "a protocol switch the client did not ask for",
+                ))
+            }
+        }
+    } else {
+        None
     };
+
+    let up_version = resp.version();
     let mut blocked_names = Vec::new();
     let mut deleted_names = Vec::new();
     let mut obs = RequestObserver {
@@ -287,123 +479,21 @@ async fn forward(
             .debug_headers
             .then_some((&mut blocked_names, &mut deleted_names)),
     };
-    // The host only matters for the deletions of denied request cookies.
-    let host = match &host_value {
-        Some(h) if !plan.denied.is_empty() => h
-            .to_str()
-            .map(crate::policy::cleanup::normalize_host)
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let cleanup = policy.cleanup_lines(&plan, &host, &mut obs);
-    policy.report_stripped(&plan, &mut obs);
-    let new_cookie = plan.forward.clone();
-    drop(cookies);
-
-    // The upstream request.
-    let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
-    let client_upgrade = if upgrade {
-        Some(hyper::upgrade::on(&mut req))
-    } else {
-        None
-    };
-    let (mut parts, body) = req.into_parts();
-    let upgrade_proto = parts.headers.get(UPGRADE).cloned();
-    let trailers = headers::wants_trailers(&parts.headers);
-    headers::remove_hop_by_hop(&mut parts.headers);
-    if let Some(p) = upgrade_proto.filter(|_| upgrade) {
-        parts.headers.insert(UPGRADE, p);
-        parts
-            .headers
-            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    }
-    if trailers {
-        parts
-            .headers
-            .insert(TE, HeaderValue::from_static("trailers"));
-    }
-    match new_cookie {
-        Some(Some(c)) => {
-            parts.headers.remove(COOKIE);
-            if let Ok(v) = HeaderValue::from_str(&c) {
-                parts.headers.insert(COOKIE, v);
-            }
-        }
-        Some(None) => {
-            parts.headers.remove(COOKIE);
-        }
-        None => {
-            // HTTP/2 clients may send several Cookie fields; HTTP/1.1 upstreams want one.
-            if parts.headers.get_all(COOKIE).iter().nth(1).is_some() {
-                if let Some(joined) = joined_cookies(&parts.headers).map(|c| c.into_owned()) {
-                    if let Ok(v) = HeaderValue::from_str(&joined) {
-                        parts.headers.insert(COOKIE, v);
-                    }
-                }
-            }
-        }
-    }
-    if let Some(h) = &host_value {
-        parts.headers.insert(HOST, h.clone());
-    }
-    headers::add_forwarded(&mut parts.headers, peer.ip(), https, host_value.as_ref());
-    headers::add_via(&mut parts.headers, parts.version);
-    // The client's path and query, on the upstream's scheme and authority (no copies: the
-    // URI parts are reference-counted).
-    let mut uri = std::mem::take(&mut parts.uri).into_parts();
-    uri.scheme = Some(if config.upstream.https {
-        http::uri::Scheme::HTTPS
-    } else {
-        http::uri::Scheme::HTTP
-    });
-    uri.authority = Some(config.upstream.authority.clone());
-    if uri.path_and_query.is_none() {
-        uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-    }
-    parts.uri = http::Uri::from_parts(uri)
-        .map_err(|e| ProxyError::Protocol(format!("cannot build the upstream URI: {e}")))?;
-    parts.version = Version::HTTP_11;
-    if let Some(limit) = config.server.max_body_bytes {
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(ProxyError::BodyTooLarge);
-        }
-    }
-    let up_req = Request::from_parts(parts, RequestBody::new(body, config.server.max_body_bytes));
-
-    let mut resp =
-        match tokio::time::timeout(config.upstream.response_timeout, rt.client.request(up_req))
-            .await
-        {
-            Err(_) => return Err(ProxyError::ResponseTimeout),
-            Ok(Err(e)) => return Err(e),
-            Ok(Ok(r)) => r,
-        };
-
-    // The response.
-    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-    let up_upgrade = resp.headers().get(UPGRADE).cloned();
-    let server_upgrade = if switching && client_upgrade.is_some() {
-        Some(hyper::upgrade::on(&mut resp))
-    } else {
-        None
-    };
-    let up_version = resp.version();
     let headers = resp.headers_mut();
     headers::remove_hop_by_hop(headers);
-    let mut changed = policy.filter_set_cookies(&consent, headers, now_secs(), &mut obs);
-    for line in &cleanup {
+    let mut changed = policy.filter_set_cookies(&decision.consent, headers, now_secs(), &mut obs);
+    for (line, (name, category)) in decision.cleanup.iter().zip(&decision.deleted) {
         if let Ok(v) = HeaderValue::from_str(line) {
             headers.append(SET_COOKIE, v);
             changed = true;
+            obs.deletion(name, *category, line);
         }
     }
+    for (name, category) in &decision.stripped {
+        obs.stripped(name, *category);
+    }
     if changed {
-        make_private(headers);
+        headers::make_private(headers);
     }
     if shared.debug_headers {
         for (name, list) in [
@@ -417,70 +507,31 @@ async fn forward(
     }
     headers::add_via(headers, up_version);
     *resp.version_mut() = Version::HTTP_11;
+    resp.body_mut().count_errors_in(metrics.clone());
 
-    if let (Some(client_up), Some(server_up)) = (client_upgrade, server_upgrade) {
-        if let Some(p) = up_upgrade {
+    if let Some((client, server, proto)) = switch {
+        if let Some(p) = proto {
             resp.headers_mut().insert(UPGRADE, p);
         }
         resp.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        tokio::spawn(async move {
-            match tokio::try_join!(client_up, server_up) {
-                Ok((c, s)) => {
-                    let mut c = TokioIo::new(c);
-                    let mut s = TokioIo::new(s);
-                    if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut s).await {
-                        tracing::debug!(error = %e, "upgraded tunnel closed with an error");
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "protocol upgrade failed"),
-            }
-        });
+        tunnel(client, server);
     }
     Ok(resp.map(Either::Left))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_replaces_public_and_s_maxage() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=600, s-maxage=3600"),
-        );
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "max-age=600, private");
-        let mut h = HeaderMap::new();
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "private");
-        let mut h = HeaderMap::new();
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "no-store");
-        let mut h = HeaderMap::new();
-        h.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("Private, max-age=0"),
-        );
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "Private, max-age=0");
-    }
-
-    #[test]
-    fn cookies_are_joined_and_gpc_read() {
-        let mut h = HeaderMap::new();
-        assert!(joined_cookies(&h).is_none());
-        h.append(COOKIE, HeaderValue::from_static("a=1"));
-        assert!(matches!(joined_cookies(&h), Some(Cow::Borrowed("a=1"))));
-        h.append(COOKIE, HeaderValue::from_static("b=2"));
-        assert_eq!(joined_cookies(&h).unwrap(), "a=1; b=2");
-        assert!(!is_gpc(&h));
-        h.insert("sec-gpc", HeaderValue::from_static(" 1 "));
-        assert!(is_gpc(&h));
-        h.insert("sec-gpc", HeaderValue::from_static("0"));
-        assert!(!is_gpc(&h));
-    }
+/// Phase 6: relays the bytes of a switched connection both ways until either side closes.
+fn tunnel(client: hyper::upgrade::OnUpgrade, server: hyper::upgrade::OnUpgrade) {
+    tokio::spawn(async move {
+        match tokio::try_join!(client, server) {
+            Ok((c, s)) => {
+                let mut c = TokioIo::new(c);
+                let mut s = TokioIo::new(s);
+                if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut s).await {
+                    tracing::debug!(error = %e, "upgraded tunnel closed with an error");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "protocol upgrade failed"),
+        }
+    });
 }
