@@ -12,15 +12,6 @@ use http::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Everything the proxy answers on one connection until it closes (or 3 s pass).
-async fn exchange(addr: std::net::SocketAddr, raw: &[u8]) -> String {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(raw).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Counts the requests the upstream sees, and remembers their raw heads as parsed.
 async fn recording_upstream() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -53,10 +44,6 @@ async fn recording_upstream() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>)
 async fn still_serves(addr: std::net::SocketAddr) {
     let r = get(&client(), addr, "/after", None).await;
     assert_eq!(r.status(), 200, "the proxy stopped serving");
-}
-
-fn status_of(resp: &str) -> &str {
-    resp.get(9..12).unwrap_or("")
 }
 
 #[tokio::test]

@@ -161,6 +161,21 @@ pub async fn admin_get(c: &Client, admin: SocketAddr, path: &str) -> (u16, Strin
     )
 }
 
+/// Everything the proxy answers on one raw connection until it closes (or 3 s pass).
+pub async fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(raw).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw HTTP/1.1 response.
+pub fn status_of(resp: &str) -> &str {
+    resp.get(9..12).unwrap_or("")
+}
+
 /// The value of one sample in Prometheus text, e.g. `metric{a="b"}`; 0 when absent.
 pub fn metric(text: &str, series: &str) -> f64 {
     text.lines()
