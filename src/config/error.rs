@@ -27,12 +27,20 @@ impl ConfigError {
         self
     }
 
-    /// Converts a TOML parse or type error, recovering the line and the dotted key from the span.
+    /// Converts a TOML parse or type error, recovering the line and, for a well-formed TOML
+    /// document, the dotted key from the span. No other text of the file reaches the error: a
+    /// file that is not TOML at all (`/proc/self/environ` named by mistake) gets its line only,
+    /// and quoted values are left out of the parser's message.
     pub fn from_toml(file: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+        let is_toml = text.parse::<toml::Table>().is_ok();
         let (line, key) = match err.span() {
             Some(span) => (
                 Some(line_of(text, span.start)),
-                key_at(text, span.start).unwrap_or_default(),
+                if is_toml {
+                    key_at(text, span.start).unwrap_or_default()
+                } else {
+                    String::new()
+                },
             ),
             None => (None, String::new()),
         };
@@ -40,9 +48,26 @@ impl ConfigError {
             file: file.to_path_buf(),
             key,
             line,
-            reason: err.message().trim().to_string(),
+            reason: without_quoted(err.message().trim()),
         }
     }
+}
+
+/// The message without the text of quoted values (`invalid type: string "s3cret", expected a
+/// boolean` becomes `invalid type: string, expected a boolean`); back-quoted names (the keys
+/// the parser expected) stay.
+fn without_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find('"') {
+        let Some(j) = rest[i + 1..].find('"') else {
+            break;
+        };
+        out.push_str(rest[..i].trim_end_matches(' '));
+        rest = &rest[i + 1 + j + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// 1-based line number of a byte offset.
@@ -96,3 +121,37 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_left_out() {
+        assert_eq!(
+            without_quoted("invalid type: string \"s3cret\", expected a boolean"),
+            "invalid type: string, expected a boolean"
+        );
+        assert_eq!(
+            without_quoted("unknown field `urll`, expected one of `url`"),
+            "unknown field `urll`, expected one of `url`"
+        );
+        assert_eq!(without_quoted("a \"b"), "a \"b");
+    }
+
+    #[test]
+    fn text_that_is_not_toml_is_not_quoted() {
+        let text = "SECRET_NAME=v4lue\u{0}PATH=/usr/bin\u{0}";
+        let e = toml::from_str::<toml::Table>(text).unwrap_err();
+        let c = ConfigError::from_toml(Path::new("/proc/self/environ"), text, &e);
+        let shown = c.to_string();
+        assert!(!shown.contains("SECRET_NAME"), "{shown}");
+        assert!(!shown.contains("PATH"), "{shown}");
+        assert!(
+            !shown.contains("v4lue") && !shown.contains("/usr/bin"),
+            "{shown}"
+        );
+        assert_eq!(c.key, "");
+        assert_eq!(c.line, Some(1));
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod file;
+mod read;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,8 +93,7 @@ pub struct Upstream {
 impl Config {
     /// Reads, parses and validates the file at `path` and its includes.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(path, "", format!("cannot read the file: {e}")))?;
+        let text = read::config_file(path, "")?;
         Config::from_str(path, &text)
     }
 
@@ -120,8 +120,10 @@ fn parse_addr(path: &Path, key: &str, v: &str) -> Result<SocketAddr, ConfigError
 }
 
 /// Characters a cookie pattern may not contain: they cannot be part of a cookie name.
+/// Characters no cookie name a browser stores can hold (RFC 6265bis §5.6: controls, and `;`
+/// and `=`, which end a name). Spaces, quotes and commas inside a name are stored and sent.
 fn bad_pattern_char(c: char) -> bool {
-    c.is_control() || matches!(c, ';' | ',' | '=' | ' ' | '\t' | '"')
+    c.is_control() || matches!(c, ';' | '=')
 }
 
 fn valid_category_name(name: &str) -> bool {
@@ -366,10 +368,10 @@ fn build_policy(
     }
     for inc in &file.include {
         let inc_path = resolve(path, inc);
-        let inc_text = std::fs::read_to_string(&inc_path).map_err(|e| {
+        let inc_text = read::config_file(&inc_path, "include").map_err(|e| {
             err(
                 "include",
-                format!("cannot read included file \"{}\": {e}", inc_path.display()),
+                format!("included file \"{}\": {}", inc_path.display(), e.reason),
             )
         })?;
         let inc_file: IncludeFile = toml::from_str(&inc_text)
@@ -406,6 +408,15 @@ fn build_policy(
     for (p, _, key) in &patterns {
         if p.is_empty() {
             return Err(err(key, "a cookie pattern cannot be empty".into()));
+        }
+        if p.starts_with([' ', '\t']) || p.ends_with([' ', '\t']) {
+            return Err(err(
+                key,
+                format!(
+                    "pattern \"{}\" starts or ends with whitespace, which browsers trim from cookie names",
+                    p.escape_default()
+                ),
+            ));
         }
         if let Some(c) = p.chars().find(|&c| bad_pattern_char(c)) {
             return Err(err(

@@ -271,3 +271,45 @@ fn a_missing_file_names_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn includes_are_regular_bounded_files_and_errors_quote_no_content() {
+    for target in ["/dev/zero", "/proc/self/environ"] {
+        let text = format!("include = [\"{target}\"]\n{BASE}");
+        let e = error(&text);
+        let shown = e.to_string();
+        // No variable name or value of the environment reaches the message.
+        for (k, v) in std::env::vars() {
+            if k.len() > 3 && !target.contains(&k) {
+                assert!(!shown.contains(&format!("{k}=")), "{shown}");
+            }
+            if v.len() > 12 {
+                assert!(!shown.contains(&v), "{shown}");
+            }
+        }
+        if target == "/dev/zero" {
+            assert!(shown.contains("not a regular file"), "{shown}");
+        }
+    }
+}
+
+#[test]
+fn cookie_names_browsers_store_are_accepted() {
+    // Chromium stores and sends names with spaces, quotes and commas inside.
+    let c = load(&BASE.replace(
+        "cookies = [\"_ga\", \"_ga_*\"]",
+        "cookies = [\"_ga\", \"_ga_*\", \"foo bar\", \"\\\"foo\", \"a,b\"]",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let m = &c.policy.matcher;
+    assert!(m.classify(b"foo bar").is_some());
+    assert!(m.classify(b"\"foo").is_some());
+    // What a browser never stores is refused: controls, `;`, `=`, outer whitespace.
+    for bad in ["a;b", "a=b", "a\\u0001", " lead", "trail\\t"] {
+        let e = error(&BASE.replace(
+            "cookies = [\"_ga\", \"_ga_*\"]",
+            &format!("cookies = [\"_ga\", \"{bad}\"]"),
+        ));
+        assert_eq!(e.key, "categories.analytics.cookies", "{bad}: {e}");
+    }
+}
