@@ -370,10 +370,8 @@ async fn an_upstream_response_with_both_lengths_is_refused() {
     p.drain().await;
 }
 
-/// 9, 12. CONNECT is answered locally. A request with both lengths: hyper's HTTP/1.1 parser
-/// drops `Content-Length` before the proxy sees the request, reads the body as chunked and
-/// closes the connection after the response, so exactly one request with the chunked body
-/// reaches the upstream and the smuggled one never does.
+/// 9, 12. CONNECT is answered locally; a request with both lengths is refused and closed, on
+/// the first request of a connection and on a later one.
 #[tokio::test]
 async fn connect_and_ambiguous_requests_never_reach_the_upstream() {
     let seen: Arc<Mutex<usize>> = Arc::default();

@@ -192,6 +192,10 @@ async fn forward(
     respond(shared, rt, resp, &decision, upgrade)
 }
 
+/// Marks an HTTP/1.1 request that carried both `Transfer-Encoding` and `Content-Length`.
+#[derive(Clone, Copy, Debug)]
+pub struct AmbiguousFraming;
+
 /// What phase 1 learned about the request.
 struct Target {
     /// The authority the upstream sees: an absolute-form target's (RFC 9112 §3.2.2) or
@@ -207,9 +211,14 @@ fn validate(req: &Request<Incoming>, config: &Config) -> Result<Target, ProxyErr
         return Err(ProxyError::MethodNotAllowed);
     }
     let h = req.headers();
-    // A request with both Transfer-Encoding and Content-Length never gets here with both:
-    // hyper's parser drops Content-Length, reads the chunked body and closes the connection
-    // after the response (RFC 9112 §6.3), so nothing smuggled behind it is read.
+    // Both Transfer-Encoding and Content-Length (RFC 9112 §6.1): a smuggling probe, refused as
+    // nginx and Envoy do, and the connection closed. hyper drops Content-Length before the
+    // request gets here; the server's framing watcher marks it.
+    if req.extensions().get::<AmbiguousFraming>().is_some() {
+        return Err(ProxyError::BadRequest(
+            "both Transfer-Encoding and Content-Length",
+        ));
+    }
     // HTTP/1.1 needs exactly one Host (RFC 9112 §3.2).
     let hosts = h.get_all(HOST).iter().count();
     if hosts > 1

@@ -9,6 +9,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::framing::{Watched, Watcher};
 use super::idle::{Activity, Tracked};
 use super::rewind::Rewind;
 use crate::config::Server;
@@ -89,10 +92,18 @@ pub async fn serve<S>(
     // connections are also bounded by header_read_timeout, which hyper restarts while it waits
     // for the next request head.)
     let activity = Activity::new();
+    // HTTP/1.1: the requests' framing as the client sent it, which hyper does not keep.
+    let watcher = (proto == Proto::Http1).then(|| Watcher::new(limits.max_header_bytes.max(8192)));
+    let verdicts = watcher.as_ref().map(Watcher::verdicts);
+    let dispatched = AtomicU64::new(0);
     let svc = {
         let activity = activity.clone();
-        service_fn(move |req| {
+        service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let guard = activity.begin();
+            let index = dispatched.fetch_add(1, Ordering::Relaxed);
+            if verdicts.as_ref().is_some_and(|v| v.ambiguous(index)) {
+                req.extensions_mut().insert(proxy::AmbiguousFraming);
+            }
             let fut = proxy::handle(shared.clone(), req, peer, https);
             async move {
                 let r = fut.await;
@@ -101,7 +112,10 @@ pub async fn serve<S>(
             }
         })
     };
-    let io = TokioIo::new(Tracked::new(io, activity.clone()));
+    let io = TokioIo::new(Tracked::new(
+        Watched::new(io, watcher.unwrap_or_else(Watcher::disabled)),
+        activity.clone(),
+    ));
     let idle = activity.idle(limits.idle_timeout);
     match proto {
         Proto::Http1 => {

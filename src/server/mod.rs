@@ -2,6 +2,7 @@
 //! drain on shutdown.
 
 pub mod conn;
+pub mod framing;
 pub mod idle;
 pub mod rewind;
 pub mod tls;
