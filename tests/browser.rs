@@ -385,6 +385,42 @@ async fn test_origin() -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
 
 // ---- scenarios ----------------------------------------------------------------------------
 
+/// Lines the RFC reads as deletions and Chromium stores: the last `Max-Age` wins whatever it
+/// says (with a leading `+`), an unparsable last `Max-Age` gives a session cookie, and so does
+/// a date only the RFC's parser accepts.
+const LOOKALIKE_LINES: &[&str] = &[
+    "_ga=E1; Max-Age=0; Max-Age=+34560000; Path=/",
+    "_gid=E2; Max-Age=0; Max-Age=abc; Path=/",
+    "_fbp=E3; Expires=Thu, 1st Jan 1970 00:00:00 GMT; Path=/",
+];
+
+/// Deletion look-alikes of non-granted cookies: Chromium stores them from the origin itself,
+/// and none of them reaches the jar through the proxy.
+async fn deletion_lookalikes(b: &Browser) {
+    let origin = upstream(|_req: Request<Incoming>| async {
+        let mut r = Response::builder().header("content-type", "text/html; charset=utf-8");
+        for line in LOOKALIKE_LINES {
+            r = r.header("set-cookie", *line);
+        }
+        r.body(full("<!doctype html><title>lookalikes</title>"))
+            .unwrap()
+    })
+    .await;
+    b.goto(&format!("http://{origin}/")).await.unwrap();
+    assert_eq!(
+        names(&jar(b).await),
+        set(&["_ga", "_gid", "_fbp"]),
+        "control: Chromium stores every look-alike"
+    );
+    let p = proxy_with(&config_text(origin, ""), Options::default()).await;
+    let proxy = p.http.unwrap();
+    b.goto(&format!("http://{HOST}:{}/", proxy.port()))
+        .await
+        .unwrap();
+    assert_eq!(names(&jar(b).await), set(&[]), "through the proxy");
+    p.drain().await;
+}
+
 /// Control: the origin without the proxy really stores tracking cookies in this browser, so the
 /// assertions below can fail.
 async fn control_without_proxy(b: &Browser, origin: SocketAddr) {
@@ -695,6 +731,10 @@ async fn cookie_jar_in_a_real_browser() {
     let b = driver.browser(&[]).await;
     control_without_proxy(&b, origin).await;
     consent_lifecycle(&b, proxy, &log).await;
+    b.close().await.unwrap();
+
+    let b = driver.browser(&[]).await;
+    deletion_lookalikes(&b).await;
     b.close().await.unwrap();
 
     let b = driver.browser(&["GlobalPrivacyControlForce"]).await;
