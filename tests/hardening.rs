@@ -486,3 +486,28 @@ async fn failed_requests_count_no_deletions() {
     p.drain().await;
     p2.drain().await;
 }
+
+/// 14. Admin responses are not sniffed, and the status page runs no script.
+#[tokio::test]
+async fn admin_responses_carry_nosniff_and_the_status_page_a_csp() {
+    let up = upstream(|_req| async { Response::new(full("ok")) }).await;
+    let p = proxy(up, "").await;
+    let admin = p.admin.unwrap();
+    for path in ["/", "/metrics", "/healthz", "/unclassified", "/nope"] {
+        let r = client()
+            .request(
+                Request::get(format!("http://{admin}{path}"))
+                    .body(full(""))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        if path == "/" {
+            let csp = r.headers()["content-security-policy"].to_str().unwrap();
+            assert!(csp.starts_with("default-src 'none'"), "{csp}");
+            assert!(!csp.contains("script-src"), "{csp}");
+        }
+    }
+    p.drain().await;
+}

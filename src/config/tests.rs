@@ -201,6 +201,13 @@ fn warnings_for_short_globs_and_open_admin() {
     ))
     .unwrap();
     assert!(!c.warnings.iter().any(|w| w.contains("loopback")));
+    // An IPv4-mapped loopback address is loopback.
+    let c = load(&with("[admin]\nlisten = \"[::ffff:127.0.0.1]:9090\"")).unwrap();
+    assert!(
+        !c.warnings.iter().any(|w| w.contains("loopback")),
+        "{:?}",
+        c.warnings
+    );
     let c = load(&with("[admin]\nlisten = \"\"")).unwrap();
     assert_eq!(c.admin.listen, None);
 }
