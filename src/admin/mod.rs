@@ -2,7 +2,6 @@
 
 pub mod page;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,13 +11,14 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::proxy::Shared;
+use crate::server::accept::{accept_loop, serve_local};
+
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn text(
     status: StatusCode,
@@ -132,31 +132,17 @@ pub async fn serve(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(_) => { tokio::time::sleep(std::time::Duration::from_millis(50)).await; continue }
-            },
-            _ = shutdown.cancelled() => return,
-        };
+    let stop = shutdown.clone();
+    accept_loop(listener, None, stop, tracker, move |stream, _| {
         let shared = shared.clone();
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                let r = respond(&shared, &req);
-                async move { Ok::<_, Infallible>(r) }
-            });
-            let mut b = hyper::server::conn::http1::Builder::new();
-            b.timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(10));
-            let conn = b.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = shutdown.cancelled() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
-            }
-        });
-    }
+        Some(serve_local(
+            stream,
+            HEADER_READ_TIMEOUT,
+            shutdown.clone(),
+            move |req| respond(&shared, req),
+        ))
+    })
+    .await
 }
 
 #[cfg(test)]

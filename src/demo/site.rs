@@ -16,7 +16,7 @@
 //! served over plain HTTP on loopback, where browsers would drop `Secure` cookies on most hosts.
 
 use crate::admin::page::escape;
-use std::convert::Infallible;
+use crate::server::accept::{accept_loop, serve_local};
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,9 +26,6 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -249,7 +246,6 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Handles one request of the demo site. Pure: it reads only the request head, never the body.
 ///
@@ -509,44 +505,17 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let tracker = TaskTracker::new();
-    loop {
-        let stream = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "demo site: accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    let stop = shutdown.clone();
+    accept_loop(listener, None, stop, tracker.clone(), |stream, _| {
         let opts = Arc::clone(&opts);
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let service = service_fn(move |req| {
-                let res = respond(&req, &opts);
-                async move { Ok::<_, Infallible>(res) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                () = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "demo site: connection ended with an error");
-            }
-        });
-    }
+        Some(serve_local(
+            stream,
+            HEADER_READ_TIMEOUT,
+            shutdown.clone(),
+            move |req| respond(req, &opts),
+        ))
+    })
+    .await;
     tracker.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
         .await
@@ -561,6 +530,7 @@ pub async fn serve(
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use hyper_util::rt::TokioIo;
 
     fn opts() -> SiteOptions {
         SiteOptions {

@@ -59,13 +59,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// The runtime of `config`. Given the one it replaces, it keeps that one's upstream
-    /// connections when the upstream settings did not change, so a reload does not make every
-    /// request in flight open a new connection.
+    /// The runtime of `config`, serving TLS with `tls` (the server loads the certificates).
+    /// Given the one it replaces, it keeps that one's upstream connections when the upstream
+    /// settings did not change, so a reload does not make every request in flight open a new
+    /// connection.
     pub fn new(
         config: Arc<Config>,
         metrics: &Metrics,
         previous: Option<&Runtime>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Result<Runtime, String> {
         let reused = previous
             .filter(|prev| prev.config.upstream == config.upstream)
@@ -77,11 +79,7 @@ impl Runtime {
         Ok(Runtime {
             policy_metrics: PolicyMetrics::new(metrics, &config.policy),
             client,
-            tls: config
-                .tls
-                .as_ref()
-                .map(crate::server::tls::acceptor)
-                .transpose()?,
+            tls,
             config,
         })
     }

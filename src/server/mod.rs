@@ -1,6 +1,7 @@
 //! Listeners and the process lifecycle: bind, accept within the connection limit, serve, and
 //! drain on shutdown.
 
+pub mod accept;
 pub mod conn;
 pub mod framing;
 pub mod idle;
@@ -112,7 +113,7 @@ impl Inner {
             }
             Role::Http | Role::Https => {
                 tracing::info!(addr = %local, tls = role == Role::Https, "proxy listening");
-                self.tracker.spawn(accept_loop(
+                self.tracker.spawn(proxy_listener(
                     l,
                     role == Role::Https,
                     self.shared.clone(),
@@ -173,11 +174,22 @@ impl Inner {
     }
 }
 
+/// The TLS acceptor of `[tls]`, certificates loaded.
+fn acceptor(config: &Config) -> io::Result<Option<tokio_rustls::TlsAcceptor>> {
+    config
+        .tls
+        .as_ref()
+        .map(tls::acceptor)
+        .transpose()
+        .map_err(io::Error::other)
+}
+
 /// Binds every configured listener and starts serving.
 pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
     let metrics = Arc::new(Metrics::new());
     let config = Arc::new(config);
-    let runtime = Runtime::new(config.clone(), &metrics, None).map_err(io::Error::other)?;
+    let runtime = Runtime::new(config.clone(), &metrics, None, acceptor(&config)?)
+        .map_err(io::Error::other)?;
     let shared = Arc::new(Shared::new(runtime, metrics, opts.debug_headers));
     let inner = Arc::new(Inner {
         shared: shared.clone(),
@@ -209,7 +221,9 @@ pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
     Ok(running)
 }
 
-async fn accept_loop(
+/// The proxy's accept loop: each connection within `max_connections`, served as cleartext
+/// (HTTP/1.1 or h2c, sniffed) or TLS.
+async fn proxy_listener(
     listener: TcpListener,
     tls: bool,
     shared: Arc<Shared>,
@@ -218,46 +232,24 @@ async fn accept_loop(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    loop {
-        // Beyond max_connections, wait for a slot before accepting: the kernel queues the rest.
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = stop.cancelled() => return,
-        };
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stop.cancelled() => return,
-        };
-        let _ = stream.set_nodelay(true);
+    accept::accept_loop(listener, Some(limit), stop, tracker, |stream, peer| {
         let rt = shared.current.load();
         let limits = rt.config.server.clone();
         let acceptor = if tls {
-            match &rt.tls {
-                Some(a) => Some(a.clone()),
-                // The configuration lost its [tls] table: nothing to serve TLS with.
-                None => continue,
-            }
+            // The configuration lost its [tls] table: nothing to serve TLS with.
+            Some(rt.tls.as_ref()?.clone())
         } else {
             None
         };
-        drop(rt);
         let (shared, shutdown) = (shared.clone(), shutdown.clone());
-        tracker.spawn(async move {
+        Some(async move {
             match acceptor {
                 Some(a) => conn::serve_tls(stream, a, peer, shared, limits, shutdown).await,
                 None => conn::serve_plain(stream, peer, shared, limits, shutdown).await,
             }
-            drop(permit);
-        });
-    }
+        })
+    })
+    .await
 }
 
 impl Running {
@@ -311,7 +303,13 @@ impl Running {
 
 async fn reload_into(inner: &Inner, config: Config) -> Result<(), String> {
     let previous = inner.shared.current.load_full();
-    let runtime = Runtime::new(Arc::new(config), &inner.shared.metrics, Some(&previous))?;
+    let tls = acceptor(&config).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(
+        Arc::new(config),
+        &inner.shared.metrics,
+        Some(&previous),
+        tls,
+    )?;
     drop(previous);
     for w in &runtime.config.warnings {
         tracing::warn!("{w}");
