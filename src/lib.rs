@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod explain;
+pub mod html;
 pub mod logging;
 pub mod metrics;
 pub mod ocd;

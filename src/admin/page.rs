@@ -3,23 +3,12 @@
 
 use std::fmt::Write;
 
-use crate::metrics::Metrics;
+/// The status page's style sheet, inlined (the page is self-contained; its CSP allows only
+/// inline styles).
+const STATUS_CSS: &str = include_str!("assets/status.css");
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::html::escape;
+use crate::metrics::Metrics;
 
 /// Sums samples by one label.
 fn by_label(samples: &[(Vec<(String, String)>, f64)], label: &str) -> Vec<(String, f64)> {
@@ -75,20 +64,9 @@ pub fn render(metrics: &Metrics, draining: bool) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
         "<title>consentry status</title><style>",
-        "body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}",
-        "header{background:#1d2330;color:#fff;padding:18px 28px}header h1{margin:0;font-size:20px}",
-        "header p{margin:4px 0 0;color:#b9c0cf}main{padding:20px 28px;display:grid;gap:18px;",
-        "grid-template-columns:repeat(auto-fit,minmax(380px,1fr))}",
-        "section{background:#fff;border-radius:10px;padding:14px 18px;box-shadow:0 1px 3px #0001}",
-        "h2{font-size:15px;margin:0 0 10px}table{width:100%;border-collapse:collapse}",
-        "th{text-align:left;font-weight:500;padding:3px 8px 3px 0;white-space:nowrap;max-width:220px;",
-        "overflow:hidden;text-overflow:ellipsis}td.n{text-align:right;font-variant-numeric:tabular-nums;",
-        "padding-left:8px;width:70px}td.bar{width:100%}td.bar span{display:block;height:12px;border-radius:6px}",
-        ".blocked{background:#e0533d}.passed{background:#3aa675}.would{background:#e3a33b}.deleted{background:#6b6fd6}",
-        ".plain{background:#8a94a6}.empty{color:#8a94a6;margin:0}.kpi{display:flex;gap:24px;flex-wrap:wrap}",
-        ".kpi div{min-width:110px}.kpi b{display:block;font-size:24px}",
-        "</style></head><body>"
     ));
+    html.push_str(STATUS_CSS);
+    html.push_str("</style></head><body>");
     let _ = write!(
         html,
         "<header><h1>consentry</h1><p>version {} &middot; {} &middot; <a style=\"color:#b9c0cf\" href=\"/metrics\">/metrics</a> &middot; <a style=\"color:#b9c0cf\" href=\"/unclassified\">/unclassified</a></p></header><main>",
