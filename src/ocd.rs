@@ -1277,16 +1277,13 @@ mod tests {
 
     const PINNED: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/open-cookie-database/open-cookie-database.csv"
+        "/tests/fixtures/open-cookie-database.csv"
     );
 
     #[test]
     fn pinned_open_cookie_database() {
         let text = std::fs::read_to_string(PINNED).unwrap_or_else(|e| {
-            panic!(
-                "the pinned Open Cookie Database CSV is missing: cannot read {PINNED}: {e}; \
-                 it is expected next to the crate at ../shared/data/open-cookie-database/"
-            )
+            panic!("the pinned Open Cookie Database CSV is missing: cannot read {PINNED}: {e}")
         });
         let out = import_with(
             &text,
