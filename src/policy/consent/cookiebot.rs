@@ -134,7 +134,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         loop {
             let rest = self.b.get(self.pos..)?;
-            let stop = text::find_quote_or_backslash(rest, quote)?;
+            let stop = memchr::memchr2(quote, b'\\', rest)?;
             if *rest.get(stop)? == quote {
                 let s = self.b.get(start..self.pos + stop)?;
                 self.pos += stop + 1;

@@ -50,7 +50,7 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
             continue;
         }
         // Every entry is `key:value`; anything else is not a CookieYes cookie.
-        let colon = text::find_byte(entry, b':')?;
+        let colon = memchr::memchr(b':', entry)?;
         let (key, value) = entry.split_at(colon);
         let value = text::trim(value.get(1..)?);
         let key = text::trim(key);

@@ -57,7 +57,7 @@ pub fn read(consent: &str, alert_box_closed: bool, map: &NameMap) -> Reading {
     // `URLSearchParams.get` reads it.
     let mut values: [Option<&[u8]>; 3] = [None; 3];
     for part in text::split_on(consent, b'&') {
-        let (key, value) = match text::find_byte(part, b'=') {
+        let (key, value) = match memchr::memchr(b'=', part) {
             Some(eq) => {
                 let (k, v) = part.split_at(eq);
                 (k, v.get(1..).unwrap_or_default())
