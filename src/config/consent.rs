@@ -6,7 +6,7 @@ use crate::policy::consent::tcf::MAX_PURPOSE;
 use crate::policy::consent::{PurposeLists, SourceConfigError, SourceKind, SourceTable};
 
 /// The operator's table for `kind`, typed; `None` when the source keeps its defaults.
-pub fn source_table(
+pub(crate) fn source_table(
     kind: SourceKind,
     table: Option<&toml::Table>,
 ) -> Result<Option<SourceTable>, SourceConfigError> {

@@ -29,7 +29,7 @@ impl Category {
     }
 
     /// consentry's category for an OCD category, or `None` for one it does not know.
-    pub fn from_ocd(ocd: &str) -> Option<Category> {
+    pub(crate) fn from_ocd(ocd: &str) -> Option<Category> {
         let ocd = ocd.trim();
         let is = |s: &str| ocd.eq_ignore_ascii_case(s);
         if is("Functional") || is("Personalization") || is("Personalisation") {

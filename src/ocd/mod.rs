@@ -24,7 +24,7 @@ pub use category::Category;
 
 /// Optional facts about the CSV for the generated file's header comment.
 #[derive(Clone, Debug, Default)]
-pub struct ImportOptions<'a> {
+pub(crate) struct ImportOptions<'a> {
     /// Where the CSV came from (a file name or URL).
     pub source: Option<&'a str>,
     /// The OCD version (for example the commit and date of the export).
@@ -63,7 +63,7 @@ impl OcdCounts {
     }
 
     /// All patterns written.
-    pub fn total_patterns(&self) -> usize {
+    pub(crate) fn total_patterns(&self) -> usize {
         self.patterns.iter().sum()
     }
 
@@ -101,7 +101,10 @@ pub fn import(csv_text: &str) -> Result<OcdImport, OcdError> {
 }
 
 /// Imports an Open Cookie Database CSV; `options` go into the header comment.
-pub fn import_with(csv_text: &str, options: &ImportOptions<'_>) -> Result<OcdImport, OcdError> {
+pub(crate) fn import_with(
+    csv_text: &str,
+    options: &ImportOptions<'_>,
+) -> Result<OcdImport, OcdError> {
     let records = records::read(csv_text)?;
     let mut records = records.into_iter();
     let header = records.next().ok_or(OcdError::Empty)?;

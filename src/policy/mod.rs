@@ -162,7 +162,7 @@ impl Policy {
 
     /// The metrics/explain label of the rule behind a class: the pattern, `(consent)` for consent
     /// cookies and `(unclassified)` otherwise.
-    pub fn rule_label(&self, class: Class) -> &str {
+    pub(crate) fn rule_label(&self, class: Class) -> &str {
         match class {
             Class::Rule(r) => &self.matcher.rule(r).pattern,
             Class::Consent => "(consent)",

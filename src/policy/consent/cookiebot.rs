@@ -20,7 +20,7 @@ use crate::policy::categories::CategorySet;
 pub const COOKIE: &str = "CookieConsent";
 
 /// The default category map: `(Cookiebot category, our category name)`.
-pub const DEFAULT_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_MAP: &[(&str, &str)] = &[
     ("preferences", "functional"),
     ("statistics", "analytics"),
     ("marketing", "advertising"),

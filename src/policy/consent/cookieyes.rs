@@ -22,7 +22,7 @@ use crate::policy::categories::CategorySet;
 pub const COOKIE: &str = "cookieyes-consent";
 
 /// The default category map: `(CookieYes category slug, our category name)`.
-pub const DEFAULT_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_MAP: &[(&str, &str)] = &[
     ("functional", "functional"),
     ("analytics", "analytics"),
     ("performance", "analytics"),

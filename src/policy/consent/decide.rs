@@ -110,7 +110,7 @@ impl ConsentPolicy {
     }
 
     /// Names of every consent cookie of the enabled sources (always essential).
-    pub fn consent_cookie_names(&self) -> Vec<&str> {
+    pub(crate) fn consent_cookie_names(&self) -> Vec<&str> {
         self.sources.iter().flat_map(|s| s.cookie_names()).collect()
     }
 }

@@ -47,23 +47,24 @@ fn find_string_special(s: &[u8]) -> Option<usize> {
 const MAX_DEPTH: u32 = 16;
 
 /// The longest decoded name an escaped JSON string is looked up as.
-pub const MAX_ESCAPED_NAME: usize = 256;
+pub(crate) const MAX_ESCAPED_NAME: usize = 256;
 
 /// The raw text of a JSON string between its quotes, escapes validated but not decoded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct JsonStr<'a> {
+pub(crate) struct JsonStr<'a> {
     raw: &'a [u8],
     escaped: bool,
 }
 
 impl<'a> JsonStr<'a> {
-    pub const EMPTY: JsonStr<'static> = JsonStr {
+    pub(crate) const EMPTY: JsonStr<'static> = JsonStr {
         raw: b"",
         escaped: false,
     };
 
     /// Wraps raw string contents (escapes are assumed valid).
-    pub fn new(raw: &'a [u8]) -> JsonStr<'a> {
+    #[cfg(test)]
+    pub(crate) fn new(raw: &'a [u8]) -> JsonStr<'a> {
         JsonStr {
             raw,
             escaped: raw.contains(&b'\\'),
@@ -71,18 +72,14 @@ impl<'a> JsonStr<'a> {
     }
 
     /// The text between the quotes, escapes undecoded.
-    pub fn raw(self) -> &'a [u8] {
+    #[cfg(test)]
+    pub(crate) fn raw(self) -> &'a [u8] {
         self.raw
-    }
-
-    /// Whether the text holds escapes.
-    pub fn is_escaped(self) -> bool {
-        self.escaped
     }
 
     /// Whether the decoded string equals `s`. Escapes are decoded on the fly; a lone surrogate
     /// equals nothing.
-    pub fn eq_str(self, s: &str) -> bool {
+    pub(crate) fn eq_str(self, s: &str) -> bool {
         if !self.escaped {
             return self.raw == s.as_bytes();
         }
@@ -122,7 +119,7 @@ impl<'a> JsonStr<'a> {
     }
 
     /// Decodes the string into `buf`; `None` if it does not fit or is not Unicode text.
-    pub fn decode_into(self, buf: &mut [u8]) -> Option<&str> {
+    pub(crate) fn decode_into(self, buf: &mut [u8]) -> Option<&str> {
         let mut n = 0;
         let mut chars = Unescape {
             raw: self.raw,
@@ -226,7 +223,7 @@ impl Unescape<'_> {
 
 /// A forward-only JSON scanner over a byte slice. Every method returns `None` on text that is not
 /// JSON; after that the scanner's position is unspecified and it should be dropped.
-pub struct Json<'a> {
+pub(crate) struct Json<'a> {
     b: &'a [u8],
     pos: usize,
 }
@@ -248,7 +245,7 @@ impl<'a> Json<'a> {
     }
 
     /// The next significant byte, without consuming it.
-    pub fn peek(&mut self) -> Option<u8> {
+    pub(crate) fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.b.get(self.pos).copied()
     }
@@ -273,7 +270,7 @@ impl<'a> Json<'a> {
     }
 
     /// Whether only whitespace is left.
-    pub fn at_end(&mut self) -> bool {
+    pub(crate) fn at_end(&mut self) -> bool {
         self.peek().is_none()
     }
 
@@ -359,7 +356,7 @@ impl<'a> Json<'a> {
     }
 
     /// Skips any value, following at most 16 levels of nested arrays and objects.
-    pub fn skip_value(&mut self) -> Option<()> {
+    pub(crate) fn skip_value(&mut self) -> Option<()> {
         self.skip_nested(0)
     }
 
@@ -379,7 +376,7 @@ impl<'a> Json<'a> {
 
     /// An object: calls `member` with each key, positioned at its value, which `member` must
     /// consume.
-    pub fn object(
+    pub(crate) fn object(
         &mut self,
         mut member: impl FnMut(JsonStr<'a>, &mut Self) -> Option<()>,
     ) -> Option<()> {
@@ -427,7 +424,7 @@ impl<'a> Json<'a> {
 /// Decodes a value that holds a JSON document either raw or percent-encoded (as
 /// `encodeURIComponent(JSON.stringify(x))` writes it) and runs `f` on its bytes. A value that
 /// starts with `{` is tried raw first, as the libraries' own readers do, then decoded.
-pub fn with_json<R>(value: &str, mut f: impl FnMut(&[u8]) -> Option<R>) -> Option<R> {
+pub(crate) fn with_json<R>(value: &str, mut f: impl FnMut(&[u8]) -> Option<R>) -> Option<R> {
     if value.len() > MAX_VALUE_LEN {
         return None;
     }

@@ -24,7 +24,7 @@ mod tests;
 
 use crate::policy::categories::{CategoryId, CategorySet};
 pub use mapping::{PurposeLists, SourceConfigError, SourceTable};
-pub use reading::{NameMap, Reading, Tally};
+pub use reading::{NameMap, Reading};
 pub use source::SourceSpec;
 pub use tcf::TcfMap;
 
@@ -65,7 +65,7 @@ impl SourceKind {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<SourceKind> {
+    pub(crate) fn from_name(name: &str) -> Option<SourceKind> {
         SourceKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 }
@@ -117,7 +117,7 @@ pub enum Undecided {
 
 /// The per-category state shown by `explain`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum CategoryState {
+pub(crate) enum CategoryState {
     Granted,
     Denied,
     Undecided,
@@ -162,7 +162,7 @@ pub struct Consent {
 
 impl Consent {
     /// The visitor's state for one category, before the undecided policy.
-    pub fn category_state(&self, id: CategoryId) -> CategoryState {
+    pub(crate) fn category_state(&self, id: CategoryId) -> CategoryState {
         if self.granted.contains(id) {
             CategoryState::Granted
         } else if self.undecided.contains(id) {

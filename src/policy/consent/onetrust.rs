@@ -20,7 +20,7 @@ pub const CONSENT_COOKIE: &str = "OptanonConsent";
 pub const ALERT_BOX_CLOSED_COOKIE: &str = "OptanonAlertBoxClosed";
 
 /// The default group map: `(OneTrust group id, our category name)`.
-pub const DEFAULT_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_MAP: &[(&str, &str)] = &[
     ("C0002", "analytics"),
     ("C0003", "functional"),
     ("C0004", "advertising"),

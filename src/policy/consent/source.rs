@@ -127,7 +127,7 @@ impl SourceSpec {
     }
 
     /// The names of the cookies this source reads. They are always essential.
-    pub fn cookie_names(&self) -> Vec<&str> {
+    pub(crate) fn cookie_names(&self) -> Vec<&str> {
         self.names().into_iter().flatten().collect()
     }
 

@@ -11,7 +11,7 @@ use crate::policy::categories::CategoryId;
 /// The longest cookie value a parser looks at. RFC 6265bis makes browsers drop a cookie whose
 /// name and value together exceed 4096 octets, so a longer value was not written by a banner;
 /// parsers read it as malformed instead of scanning it.
-pub const MAX_VALUE_LEN: usize = 4096;
+pub(crate) const MAX_VALUE_LEN: usize = 4096;
 
 /// Decoded values up to this length use a small stack buffer; longer ones (up to
 /// [`MAX_VALUE_LEN`]) a larger one.
@@ -19,7 +19,7 @@ const SMALL_BUF: usize = 512;
 
 /// How `%XX` escapes and `+` are read.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Decoding {
+pub(crate) enum Decoding {
     /// `application/x-www-form-urlencoded`, as `URLSearchParams` reads it: `+` is a space and an
     /// invalid escape stays literal.
     Form,
@@ -32,7 +32,7 @@ pub enum Decoding {
 
 /// Strips one pair of surrounding double quotes (RFC 6265 allows a quoted cookie value) and
 /// surrounding spaces and tabs.
-pub fn unquote(value: &str) -> &str {
+pub(crate) fn unquote(value: &str) -> &str {
     let v = value.trim_matches(|c| c == ' ' || c == '\t');
     match v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         Some(inner) => inner,
@@ -105,7 +105,11 @@ fn decode_into(input: &[u8], how: Decoding, out: &mut [u8]) -> Option<usize> {
 /// Runs `f` on the percent-decoded bytes of `input`, without allocating: a value with nothing to
 /// decode is passed through, others are decoded into a stack buffer. `None` when `input` is
 /// longer than [`MAX_VALUE_LEN`] or, with [`Decoding::Strict`], holds an invalid escape.
-pub fn with_decoded<R>(input: &[u8], how: Decoding, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+pub(crate) fn with_decoded<R>(
+    input: &[u8],
+    how: Decoding,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
     if input.len() > MAX_VALUE_LEN {
         return None;
     }
@@ -143,7 +147,7 @@ pub fn lookup(map: &NameMap, name: &[u8]) -> Option<CategoryId> {
 }
 
 /// Splits `s` on every `sep`, like `<[u8]>::split`, finding separators with `memchr`.
-pub fn split_on(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn split_on(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
@@ -161,7 +165,7 @@ pub fn split_on(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-pub use super::json::{with_json, Json, JsonStr, MAX_ESCAPED_NAME};
+pub(crate) use super::json::{with_json, Json, JsonStr};
 
 #[cfg(test)]
 mod tests {
