@@ -230,7 +230,7 @@ fn check(path: &std::path::Path) -> ExitCode {
 }
 
 /// The `check` summary of a valid configuration.
-pub fn summary(c: &Config) -> String {
+pub(crate) fn summary(c: &Config) -> String {
     use std::fmt::Write;
     let p = &c.policy;
     let mut s = String::new();

@@ -34,7 +34,7 @@ pub struct LineReport {
 }
 
 /// A JSON object that keeps insertion order (categories in configuration order).
-pub mod indexmap_like {
+pub(crate) mod indexmap_like {
     use serde::ser::{Serialize, SerializeMap, Serializer};
 
     #[derive(Debug, Default, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub fn explain(policy: &Policy, input: &Input, now: i64) -> Explanation {
 }
 
 /// The human-readable form of an explanation.
-pub fn to_text(e: &Explanation) -> String {
+pub(crate) fn to_text(e: &Explanation) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let c = &e.consent;

@@ -17,7 +17,7 @@ use crate::policy::filter::{Action, Observer, Verdict};
 use crate::policy::Policy;
 
 /// Label for cookies no rule names and no category holds.
-pub const UNCLASSIFIED: &str = "(unclassified)";
+pub(crate) const UNCLASSIFIED: &str = "(unclassified)";
 
 /// Every metric family, registered once per process.
 pub struct Metrics {
@@ -187,7 +187,7 @@ impl Metrics {
         self.requests[class].inc();
     }
 
-    pub fn upstream_error(&self, kind: &'static str) {
+    pub(crate) fn upstream_error(&self, kind: &'static str) {
         self.upstream_errors.with_label_values(&[kind]).inc();
     }
 

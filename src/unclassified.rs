@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 /// How many names are tracked.
-pub const CAPACITY: usize = 100;
+pub(crate) const CAPACITY: usize = 100;
 /// Longest name kept (longer ones are cut at a character boundary).
-pub const MAX_NAME: usize = 128;
+pub(crate) const MAX_NAME: usize = 128;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Entry {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::server::Reloader;
 
 /// How long the files must be quiet before a reload.
-pub const DEBOUNCE: Duration = Duration::from_millis(300);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// A fingerprint of the watched files' contents (missing files count as empty).
 fn fingerprint(files: &[PathBuf]) -> u64 {

@@ -107,8 +107,7 @@ fn explain_json_has_the_contract_shape() {
 
 #[test]
 fn import_ocd_output_is_accepted_by_check() {
-    let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/open-cookie-database/open-cookie-database.csv");
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/open-cookie-database.csv");
     assert!(
         csv.exists(),
         "the pinned Open Cookie Database copy is missing at {}",

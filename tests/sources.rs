@@ -180,7 +180,7 @@ async fn explain_and_the_proxy_agree() {
 
 #[test]
 fn names_and_expiry_match_the_http_state_parser_tests() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/http-state/parser.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/http-state-parser.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (the http-state test data is required)",

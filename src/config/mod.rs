@@ -1,6 +1,7 @@
 //! Configuration: the TOML file types ([`file`]) are converted into one validated [`Config`].
 //! Nothing outside this module sees the file types, and nothing here does network I/O.
 
+pub mod consent;
 pub mod error;
 pub mod file;
 mod read;
@@ -14,9 +15,9 @@ pub use error::ConfigError;
 use file::{FileConfig, IncludeFile};
 
 use crate::policy::categories::{Categories, CategoryId, MAX_CATEGORIES};
-use crate::policy::consent::{ConsentPolicy, SourceKind, SourceSpec, Undecided};
+use crate::policy::consent::{ConsentPolicy, SourceConfigError, SourceKind, SourceSpec, Undecided};
 use crate::policy::rules::{Matcher, RuleError};
-use crate::policy::{Mode, Policy, Unclassified};
+use crate::policy::{CleanupOptions, Mode, Policy, PolicyParts, Unclassified};
 
 /// The default configuration path of `run`, `check` and `explain`.
 pub const DEFAULT_PATH: &str = "config/consentry.toml";
@@ -481,7 +482,8 @@ fn build_policy(
         })
     };
     let mode = match c.mode.as_deref() {
-        None | Some("enforce") => Mode::Enforce,
+        None => Mode::default(),
+        Some("enforce") => Mode::Enforce,
         Some("report-only") => Mode::ReportOnly,
         Some(v) => {
             return Err(err(
@@ -491,7 +493,8 @@ fn build_policy(
         }
     };
     let undecided = match c.undecided.as_deref() {
-        None | Some("deny") => Undecided::Deny,
+        None => Undecided::default(),
+        Some("deny") => Undecided::Deny,
         Some("grant") => Undecided::Grant,
         Some(v) => {
             return Err(err(
@@ -501,7 +504,8 @@ fn build_policy(
         }
     };
     let unclassified = match c.unclassified.as_deref() {
-        None | Some("deny") => Unclassified::Deny,
+        None => Unclassified::default(),
+        Some("deny") => Unclassified::Deny,
         Some("allow") => Unclassified::Allow,
         Some(v) => Unclassified::Category(lookup_cat("consent.unclassified", v).map_err(|e| {
             ConfigError {
@@ -548,17 +552,19 @@ fn build_policy(
                 format!("\"{name}\" is listed twice"),
             ));
         }
-        let spec =
-            SourceSpec::build(kind, c.table(name), &native_cookie, &categories).map_err(|e| {
-                err(
-                    &format!(
-                        "consent.{name}{}{}",
-                        if e.key.is_empty() { "" } else { "." },
-                        e.key
-                    ),
-                    e.reason,
-                )
-            })?;
+        let source_err = |e: SourceConfigError| {
+            err(
+                &format!(
+                    "consent.{name}{}{}",
+                    if e.key.is_empty() { "" } else { "." },
+                    e.key
+                ),
+                e.reason,
+            )
+        };
+        let table = consent::source_table(kind, c.table(name)).map_err(source_err)?;
+        let spec = SourceSpec::build(kind, table.as_ref(), &native_cookie, &categories)
+            .map_err(source_err)?;
         sources.push(spec);
     }
     for k in SourceKind::ALL {
@@ -610,16 +616,19 @@ fn build_policy(
         undecided,
         gpc,
     };
-    let policy = Policy::new(
+    let defaults = CleanupOptions::default();
+    let policy = Policy::new(PolicyParts {
         categories,
         matcher,
         consent,
         mode,
         unclassified,
-        c.cleanup.unwrap_or(true),
-        cleanup_paths,
-        c.strip_request.unwrap_or(true),
-    );
+        cleanup: CleanupOptions {
+            enabled: c.cleanup.unwrap_or(defaults.enabled),
+            paths: cleanup_paths,
+        },
+        strip_request: c.strip_request.unwrap_or(true),
+    });
     for name in policy.consent_cookies() {
         if let Some(rule) = policy.matcher.classify(name.as_bytes()) {
             let r = policy.matcher.rule(rule);

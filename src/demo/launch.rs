@@ -107,7 +107,7 @@ impl Demo {
     }
 
     /// The instructions printed for a newcomer.
-    pub fn instructions(&self) -> String {
+    pub(crate) fn instructions(&self) -> String {
         let http = self.proxy.http.expect("the demo listens on http");
         let admin = self.proxy.admin.expect("the demo has an admin listener");
         format!(

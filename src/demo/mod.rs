@@ -8,7 +8,4 @@
 pub mod launch;
 pub mod site;
 
-pub use site::{
-    cookie_domain, respond, serve, set_cookie_lines, DemoCookie, SiteOptions, CATEGORIES,
-    CONSENT_COOKIE, DEMO_COOKIES, HEADER_BLOCKED, HEADER_DELETED, SCRIPT_COOKIE,
-};
+pub use site::{serve, DemoCookie, CONSENT_COOKIE, DEMO_COOKIES, SCRIPT_COOKIE};

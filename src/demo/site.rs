@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 pub const CONSENT_COOKIE: &str = "consentry";
 
 /// The categories the banner offers, in display order. `essential` is always on.
-pub const CATEGORIES: &[&str] = &["essential", "functional", "analytics", "advertising"];
+pub(crate) const CATEGORIES: &[&str] = &["essential", "functional", "analytics", "advertising"];
 
 /// Response header, added by the proxy in demo mode, listing the names of the `Set-Cookie` lines
 /// it removed (comma-separated). The page script reads it from a same-origin `fetch`.
@@ -68,7 +68,7 @@ impl DemoCookie {
     }
 
     /// The category name, or `"unclassified"`.
-    pub fn category_label(&self) -> &'static str {
+    pub(crate) fn category_label(&self) -> &'static str {
         self.category.unwrap_or("unclassified")
     }
 }
@@ -176,7 +176,7 @@ pub struct SiteOptions {
 /// domain (public suffix list) of a host name with a dot, e.g. `demo.localtest.me:8080` →
 /// `localtest.me`. `None` for IP addresses, single-label names such as `localhost`, public
 /// suffixes themselves and anything that is not a plain DNS name.
-pub fn cookie_domain(host: &str) -> Option<String> {
+pub(crate) fn cookie_domain(host: &str) -> Option<String> {
     let host = strip_port(host.trim()).trim_end_matches('.');
     if host.is_empty() || host.parse::<IpAddr>().is_ok() || !host.contains('.') {
         return None;
@@ -206,7 +206,7 @@ fn strip_port(host: &str) -> &str {
 
 /// The `Set-Cookie` field values of an HTML page for a request `Host` (`None` when unknown), in
 /// the order of [`DEMO_COOKIES`].
-pub fn set_cookie_lines(host: Option<&str>) -> Vec<String> {
+pub(crate) fn set_cookie_lines(host: Option<&str>) -> Vec<String> {
     let domain = host.and_then(cookie_domain);
     DEMO_COOKIES
         .iter()
@@ -253,7 +253,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// `/assets/app.css`, `/assets/app.js` and `/assets/icon.svg` (cacheable, with `ETag`),
 /// `/favicon.ico` (204), and a 404 page for anything else. `HEAD` is answered like `GET`
 /// without a body; other methods get 405.
-pub fn respond<B>(req: &Request<B>, opts: &SiteOptions) -> Response<Full<Bytes>> {
+pub(crate) fn respond<B>(req: &Request<B>, opts: &SiteOptions) -> Response<Full<Bytes>> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut res = html(StatusCode::METHOD_NOT_ALLOWED, render_error(405), head);

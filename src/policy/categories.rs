@@ -6,14 +6,14 @@
 use std::fmt;
 
 /// The most categories one configuration may declare (one bit each in a [`CategorySet`]).
-pub const MAX_CATEGORIES: usize = 64;
+pub(crate) const MAX_CATEGORIES: usize = 64;
 
 /// Index of a category in [`Categories`] (declaration order).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CategoryId(pub u8);
 
 impl CategoryId {
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
 }
@@ -23,7 +23,7 @@ impl CategoryId {
 pub struct CategorySet(u64);
 
 impl CategorySet {
-    pub const EMPTY: CategorySet = CategorySet(0);
+    pub(crate) const EMPTY: CategorySet = CategorySet(0);
 
     /// The set of the first `n` categories.
     pub fn first(n: usize) -> CategorySet {

@@ -382,7 +382,7 @@ mod tests {
     fn every_expires_in_parser_json_parses() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/http-state/parser.json"
+            "/tests/fixtures/http-state-parser.json"
         );
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
             panic!("the http-state test data is missing: cannot read {path}: {e}")

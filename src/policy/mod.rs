@@ -20,17 +20,19 @@ use consent::{Consent, ConsentPolicy};
 use rules::{Matcher, RuleId};
 
 /// `consent.mode`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
     /// Remove what is not consented to.
+    #[default]
     Enforce,
     /// Count what would be removed and change nothing.
     ReportOnly,
 }
 
 /// `consent.unclassified`: what a cookie no rule names is judged as.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Unclassified {
+    #[default]
     Deny,
     Allow,
     Category(CategoryId),
@@ -62,18 +64,50 @@ pub struct Policy {
     consent_cookies: Vec<Box<str>>,
 }
 
+/// `consent.cleanup` and `consent.cleanup_paths`: expiring the cookies of categories that are
+/// not granted when the browser sends them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CleanupOptions {
+    /// Whether such cookies are expired (on by default).
+    pub enabled: bool,
+    /// Paths besides `/` to expire them on.
+    pub paths: Vec<Box<str>>,
+}
+
+impl Default for CleanupOptions {
+    fn default() -> CleanupOptions {
+        CleanupOptions {
+            enabled: true,
+            paths: Vec::new(),
+        }
+    }
+}
+
+/// Everything a [`Policy`] is made of, by name.
+#[derive(Clone, Debug)]
+pub struct PolicyParts {
+    pub categories: Categories,
+    pub matcher: Matcher,
+    pub consent: ConsentPolicy,
+    pub mode: Mode,
+    pub unclassified: Unclassified,
+    pub cleanup: CleanupOptions,
+    /// `consent.strip_request`: remove cookies of categories that are not granted from the
+    /// request's `Cookie` header.
+    pub strip_request: bool,
+}
+
 impl Policy {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        categories: Categories,
-        matcher: Matcher,
-        consent: ConsentPolicy,
-        mode: Mode,
-        unclassified: Unclassified,
-        cleanup: bool,
-        cleanup_paths: Vec<Box<str>>,
-        strip_request: bool,
-    ) -> Policy {
+    pub fn new(parts: PolicyParts) -> Policy {
+        let PolicyParts {
+            categories,
+            matcher,
+            consent,
+            mode,
+            unclassified,
+            cleanup,
+            strip_request,
+        } = parts;
         let mut consent_cookies: Vec<Box<str>> = consent
             .consent_cookie_names()
             .into_iter()
@@ -87,8 +121,8 @@ impl Policy {
             consent,
             mode,
             unclassified,
-            cleanup,
-            cleanup_paths,
+            cleanup: cleanup.enabled,
+            cleanup_paths: cleanup.paths,
             strip_request,
             consent_cookies,
         }
@@ -129,7 +163,7 @@ impl Policy {
 
     /// The metrics/explain label of the rule behind a class: the pattern, `(consent)` for consent
     /// cookies and `(unclassified)` otherwise.
-    pub fn rule_label(&self, class: Class) -> &str {
+    pub(crate) fn rule_label(&self, class: Class) -> &str {
         match class {
             Class::Rule(r) => &self.matcher.rule(r).pattern,
             Class::Consent => "(consent)",
@@ -171,15 +205,14 @@ pub(crate) mod testing {
             undecided: Undecided::Deny,
             gpc: [CategoryId(3)].into_iter().collect(),
         };
-        Policy::new(
+        Policy::new(PolicyParts {
             categories,
             matcher,
             consent,
             mode,
             unclassified,
-            true,
-            Vec::new(),
-            true,
-        )
+            cleanup: CleanupOptions::default(),
+            strip_request: true,
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: in-process upstreams and proxies on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod deploy;
 pub mod process;
 pub mod tls;
 

@@ -25,7 +25,7 @@ use crate::policy::categories::CategorySet;
 pub const COOKIE: &str = "cc_cookie";
 
 /// Default names mapped on top of the identity on our own category names.
-pub const DEFAULT_EXTRA_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_EXTRA_MAP: &[(&str, &str)] = &[
     ("marketing", "advertising"),
     ("advertisement", "advertising"),
 ];

@@ -20,7 +20,7 @@ use crate::policy::categories::CategorySet;
 pub const COOKIE: &str = "CookieConsent";
 
 /// The default category map: `(Cookiebot category, our category name)`.
-pub const DEFAULT_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_MAP: &[(&str, &str)] = &[
     ("preferences", "functional"),
     ("statistics", "analytics"),
     ("marketing", "advertising"),
@@ -134,7 +134,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         loop {
             let rest = self.b.get(self.pos..)?;
-            let stop = text::find_quote_or_backslash(rest, quote)?;
+            let stop = memchr::memchr2(quote, b'\\', rest)?;
             if *rest.get(stop)? == quote {
                 let s = self.b.get(start..self.pos + stop)?;
                 self.pos += stop + 1;

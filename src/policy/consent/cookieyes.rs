@@ -22,7 +22,7 @@ use crate::policy::categories::CategorySet;
 pub const COOKIE: &str = "cookieyes-consent";
 
 /// The default category map: `(CookieYes category slug, our category name)`.
-pub const DEFAULT_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_MAP: &[(&str, &str)] = &[
     ("functional", "functional"),
     ("analytics", "analytics"),
     ("performance", "analytics"),
@@ -50,7 +50,7 @@ fn scan(b: &[u8], map: &NameMap) -> Option<Reading> {
             continue;
         }
         // Every entry is `key:value`; anything else is not a CookieYes cookie.
-        let colon = text::find_byte(entry, b':')?;
+        let colon = memchr::memchr(b':', entry)?;
         let (key, value) = entry.split_at(colon);
         let value = text::trim(value.get(1..)?);
         let key = text::trim(key);

@@ -20,7 +20,7 @@ pub const CONSENT_COOKIE: &str = "OptanonConsent";
 pub const ALERT_BOX_CLOSED_COOKIE: &str = "OptanonAlertBoxClosed";
 
 /// The default group map: `(OneTrust group id, our category name)`.
-pub const DEFAULT_MAP: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_MAP: &[(&str, &str)] = &[
     ("C0002", "analytics"),
     ("C0003", "functional"),
     ("C0004", "advertising"),
@@ -57,7 +57,7 @@ pub fn read(consent: &str, alert_box_closed: bool, map: &NameMap) -> Reading {
     // `URLSearchParams.get` reads it.
     let mut values: [Option<&[u8]>; 3] = [None; 3];
     for part in text::split_on(consent, b'&') {
-        let (key, value) = match text::find_byte(part, b'=') {
+        let (key, value) = match memchr::memchr(b'=', part) {
             Some(eq) => {
                 let (k, v) = part.split_at(eq);
                 (k, v.get(1..).unwrap_or_default())

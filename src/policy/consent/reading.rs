@@ -52,7 +52,7 @@ impl NameMap {
     }
 
     /// Like [`NameMap::get`], for a name in raw bytes (bytes that are not UTF-8 match nothing).
-    pub fn get_bytes(&self, cmp_name: &[u8]) -> Option<CategoryId> {
+    pub(crate) fn get_bytes(&self, cmp_name: &[u8]) -> Option<CategoryId> {
         self.entries
             .iter()
             .find(|(n, _)| n.as_bytes() == cmp_name)
@@ -85,7 +85,7 @@ impl NameMap {
 /// mapped to it that the cookie mentions is granted; a category the cookie does not mention is
 /// denied (unless the caller marks it undecided).
 #[derive(Copy, Clone, Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     granted: CategorySet,
     refused: CategorySet,
 }
@@ -100,7 +100,7 @@ impl Tally {
     }
 
     /// Categories the cookie mentioned at all.
-    pub fn mentioned(&self) -> CategorySet {
+    pub(crate) fn mentioned(&self) -> CategorySet {
         self.granted.union(self.refused)
     }
 

@@ -18,10 +18,10 @@ use std::fmt;
 pub const COOKIE: &str = "euconsent-v2";
 
 /// The highest purpose id with a bit in `PurposesConsent`.
-pub const MAX_PURPOSE: u32 = 24;
+pub(crate) const MAX_PURPOSE: u32 = 24;
 
 /// The default purpose lists: `(our category name, purposes that must all have consent)`.
-pub const DEFAULT_PURPOSES: &[(&str, &[u32])] = &[
+pub(crate) const DEFAULT_PURPOSES: &[(&str, &[u32])] = &[
     ("functional", &[1]),
     ("analytics", &[1, 8, 9]),
     ("advertising", &[1, 2, 3, 4, 7]),
