@@ -309,7 +309,7 @@
 
   // Starts, in document order, every held element that is no longer denied: a fresh script with
   // the original type, attributes and text (a text/plain script cannot be run again); an inline
-  // script waits for the external ones started before it, as it would have in the page.
+  // script waits for the parser-blocking external ones started before it, as in the page.
   const release = async () => {
     let loading = [];
     for (const el of D.querySelectorAll(`script[type="text/plain"][${CAT}],[${P}src],[${P}href]`))
@@ -337,10 +337,9 @@
         if (t) setAttr.call(s, 'type', t);
         s.nonce = el.nonce;
         s.text = el.text;
-        if (u) {
-          s.async = el.hasAttribute('async');
+        // Only a script that blocked the parser (no async, no defer) held up what followed it.
+        if (u && !(s.async = el.hasAttribute('async')) && !el.hasAttribute('defer'))
           loading.push(new Promise((r) => ['load', 'error'].map((e) => s.addEventListener(e, r))));
-        }
         unstub(el.text);
         el.replaceWith(s);
       } catch (e) {}
