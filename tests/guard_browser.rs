@@ -1232,6 +1232,56 @@ async fn cookie_precedence(b: &Browser, site: SocketAddr, policy: &Policy) {
     b.delete_all_cookies().await.unwrap();
 }
 
+/// Scenario 9: the Cookie Store API (secure contexts only: the site as `localhost`) is held
+/// back like `document.cookie`; deletions pass.
+async fn cookie_store(b: &Browser, site: SocketAddr) {
+    let url = format!("http://localhost:{}", site.port());
+    b.goto(&format!("{url}/blank")).await.unwrap();
+    b.delete_all_cookies().await.unwrap();
+    b.goto(&format!("{url}/self")).await.unwrap();
+    wait_until(b, "the page", "return window.__ownDone === true;").await;
+    assert_eq!(
+        eval(b, "return typeof cookieStore;").await,
+        "object",
+        "localhost is a secure context"
+    );
+    b.delete_all_cookies().await.unwrap();
+    eval(
+        b,
+        "return (async function () {\
+           await cookieStore.set('_ga', 'cs1');\
+           await cookieStore.set({ name: '_fbp', value: 'cs2' });\
+           await cookieStore.set('session', 'cs3');\
+           await cookieStore.set({ name: 'unlisted', value: 'cs4' });\
+           return true;\
+         })();",
+    )
+    .await;
+    assert_eq!(jar_names(b).await, ["session", "unlisted"]);
+    set_by_server(b, "_ga").await;
+    eval(
+        b,
+        "return cookieStore.delete('_ga').then(function () { return true; });",
+    )
+    .await;
+    assert_eq!(
+        jar_names(b).await,
+        ["session", "unlisted"],
+        "a deletion passes"
+    );
+    set_by_server(b, "_fbp").await;
+    eval(
+        b,
+        "return cookieStore.set({ name: '_fbp', value: '', expires: Date.now() - 1000 }).then(function () { return true; });",
+    )
+    .await;
+    assert_eq!(
+        jar_names(b).await,
+        ["session", "unlisted"],
+        "an expired set deletes"
+    );
+}
+
 /// Empties the jar from a page without scripts (a running page's tags could write again).
 async fn clear_cookies(b: &Browser, site: SocketAddr) {
     b.goto(&site_url(site, "/blank")).await.unwrap();
@@ -1275,6 +1325,7 @@ async fn guard_in_a_real_browser() {
     clear_cookies(&b, site_addr).await;
     other_csps(&b, site_addr, &site.log).await;
     cookie_precedence(&b, site_addr, &site.policy).await;
+    cookie_store(&b, site_addr).await;
     b.close().await.unwrap();
 
     drop(driver);

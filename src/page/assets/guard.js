@@ -26,9 +26,10 @@
     desc = Object.getOwnPropertyDescriptor,
     // The URL attribute of each kind of element the guard holds back.
     URL_OF = { SCRIPT: 'src', IFRAME: 'src', IMG: 'src', EMBED: 'src', OBJECT: 'data', LINK: 'href' },
-    TAGS = 'script,iframe,img,embed,object,link',
+    KINDS = Object.keys(URL_OF),
+    TAGS = KINDS.join(),
     // Vendor globals that the page may call while their vendor is held back.
-    GLOBALS = ['gtag', 'fbq', 'ttq', 'lintrk', 'hj', 'clarity', 'uetq'],
+    GLOBALS = 'gtag fbq ttq lintrk hj clarity uetq'.split(' '),
     quiet = (f) => {
       try {
         return f();
@@ -110,8 +111,9 @@
       for (const [, key, v] of line.matchAll(/;\s*(max-age|expires)\s*=([^;]*)/gi))
         if (/^e/i.test(key)) expires = Date.parse(v);
         else if (/^\s*-?\d+\s*$/.test(v)) age = +v;
-      if (age != null ? age <= 0 : expires <= Date.now()) return '';
-      return data.n.includes(name) ? '' : best(cookieRules, (r) => r.t.test(name));
+      return (age != null ? age <= 0 : expires <= Date.now()) || data.n.includes(name)
+        ? ''
+        : best(cookieRules, (r) => r.t.test(name));
     };
   compile();
 
@@ -180,15 +182,15 @@
   // Called before URL `u` becomes the URL of `el`. Returns SKIP when it must not be set: the URL
   // went to `data-consentry-src` (`-href`) instead.
   const hint = (el) => el.tagName == 'LINK' && /\b(preconnect|dns-prefetch)\b/i.test(getAttr.call(el, 'rel'));
+  // Where a held element keeps its URL.
+  const keep = (el) => P + (el.tagName == 'LINK' ? 'href' : 'src');
   const hold = (el, u) => {
-    const tag = el.tagName,
-      cat = urlCat(u, hint(el));
+    const cat = urlCat(u, hint(el));
     if (!cat) return;
-    if (tag == 'SCRIPT') return plain(el, cat);
-    const a = URL_OF[tag];
-    setAttr.call(el, P + (a == 'href' ? a : 'src'), u);
+    if (el.tagName == 'SCRIPT') return plain(el, cat);
+    setAttr.call(el, keep(el), u);
     setAttr.call(el, CAT, cat);
-    delAttr.call(el, a);
+    delAttr.call(el, URL_OF[el.tagName]);
     return SKIP;
   };
   // Holds back an element about to be inserted (or parsed into an inert template); true if held.
@@ -220,7 +222,7 @@
   // only for document.write: the parser does not run the scripts that innerHTML inserts.
   const inner = desc(EP, 'innerHTML');
   const markup = (html, run) => {
-    if (typeof html != 'string' || !/<(script|iframe|img|embed|object|link)/i.test(html)) return;
+    if (typeof html != 'string' || !RegExp('<(' + KINDS.join('|') + ')', 'i').test(html)) return;
     const t = D.createElement('template');
     inner.set.call(t, html);
     if (tree(t.content, run)) return inner.get.call(t);
@@ -259,7 +261,7 @@
   const F = W.fetch,
     dropped = new WeakSet();
   patch(W, ['fetch'], (w, a) => {
-    if (urlCat((a[0] && a[0].url) || a[0])) return [Promise.reject(new TypeError('Failed to fetch'))];
+    if (urlCat((a[0] && a[0].url) || a[0])) return [Promise.reject(TypeError('Failed to fetch'))];
   });
   patch(navigator, ['sendBeacon'], (n, a) => {
     if (urlCat(a[0])) return [false];
@@ -270,7 +272,7 @@
   });
   patch(X, ['send'], (x) => {
     if (dropped.has(x)) {
-      setTimeout(() => ['error', 'loadend'].map((e) => x.dispatchEvent(new ProgressEvent(e))));
+      setTimeout(() => x.dispatchEvent(new ProgressEvent('error')));
       return [];
     }
   });
@@ -303,7 +305,7 @@
   const mode = (kind) => {
     const s = JSON.stringify(data.g);
     if (data.g && s != modeSent && (modeSent || s.includes('denied')))
-      ((W.dataLayer = W.dataLayer || []).push(args('consent', kind, data.g)), (modeSent = s));
+      ((W.dataLayer ||= []).push(args('consent', kind, data.g)), (modeSent = s));
   };
   mode('default');
 
@@ -316,7 +318,7 @@
       try {
         const cat = getAttr.call(el, CAT),
           tag = el.tagName,
-          key = P + (tag == 'LINK' ? 'href' : 'src');
+          key = keep(el);
         const u = getAttr.call(el, tag == 'SCRIPT' ? 'src' : key);
         if (cat ? !data.a.includes(cat) : tag == 'SCRIPT' || !u || urlCat(u, hint(el))) continue;
         if (tag != 'SCRIPT') {
@@ -358,14 +360,15 @@
       .join();
   let seen = consent(),
     asked = 0;
-  const live = getAttr.call(holder, 'data-live') != '0';
+  const live = holder.dataset.live != '0';
   function poll() {
     quiet(() => {
       const now = consent();
       if (now == seen || !live) return;
       const n = ++asked;
       seen = now;
-      F.call(W, '/.consentry/consent', { cache: 'no-store' })
+      // The endpoint answers with Cache-Control: no-store.
+      F.call(W, '/.consentry/consent')
         .then((r) => r.ok && r.json())
         .then((j) => j && j.c && n == asked && ((data = j), compile(), mode('update'), release()))
         .catch(() => {});
