@@ -1022,11 +1022,23 @@ async fn grant_all(b: &Browser, site: SocketAddr, vendors: &Mutex<Vec<String>>) 
     for c in ANALYTICS_COOKIES.iter().chain(ADVERTISING_COOKIES) {
         assert!(jar.iter().any(|n| n == c), "{c} is not in the jar: {jar:?}");
     }
-    // Meta's snippet ran again with its own queue (the guard's stub was removed first).
-    assert_eq!(
-        eval(b, "return window.fbq && Array.isArray(window.fbq.queue);").await,
-        true
-    );
+    // The snippets ran again and installed their own globals (the guard's stubs were removed
+    // first), and the page's calls made while they were held were replayed into them.
+    let replayed = eval(
+        b,
+        "function has(q, a0, a1) { return Array.prototype.some.call(q || [], function (a) { return a[0] === a0 && (a1 === undefined || a[1] === a1); }); }\
+         return {\
+           fbq: Array.isArray(window.fbq.queue) && has(window.fbq.queue, 'track', 'ViewContent'),\
+           ttq: has(window.ttq, 'track', 'ViewContent') && has(window.ttq, 'track', 'AddToCart'),\
+           lintrk: has(window.lintrk.q, 'track'),\
+           hj: has(window.hj.q, 'event', 'own'),\
+           clarity: has(window.clarity.q, 'set', 'page')\
+         };",
+    )
+    .await;
+    for vendor in ["fbq", "ttq", "lintrk", "hj", "clarity"] {
+        assert_eq!(replayed[vendor], true, "{vendor}: {replayed}");
+    }
     assert_eq!(eval(b, "return window.__own.calls;").await, "ok");
 }
 

@@ -148,25 +148,32 @@
 
   // ---- vendor globals ------------------------------------------------------------------------
 
-  // While a vendor's snippet is held back, the page's own calls to its global are swallowed by
-  // a stub (any call, any method, chained: `ttq.instance(id).track()`): defined only where the
-  // page has not defined the global, and removed before the held snippet runs, so that the
-  // snippet installs its own.
+  // While a vendor's snippet is held back, the page's own calls to its global go to a queue
+  // stub (any call, any method, chained: `ttq.instance(id).track()`), defined only where the
+  // page has not defined the global. Before the held snippet runs, the stub is removed so that
+  // the snippet installs its own global; the queued calls are then replayed into it.
   const stubs = {},
     names = (g, text) => RegExp('\\b' + g + '\\b').test(text),
     stub = (text) => {
       for (const g of GLOBALS)
         if (W[g] == null && names(g, text)) {
-          const p = new Proxy(() => p, {
-            get: (t, k) => (k in t || k == 'then' || typeof k != 'string' ? t[k] : p),
-          });
+          const q = [],
+            call =
+              (m) =>
+              (...a) => (q.push([m, a]), p),
+            p = new Proxy(call(), {
+              get: (t, k) => (k in t || k == 'then' || typeof k != 'string' ? t[k] : call(k)),
+            });
+          p.q = q;
           W[g] = stubs[g] = p;
         }
     };
+  // Removes the stubs the text names; returns what replays their queues.
   const unstub = (text) => {
-    for (const g in stubs) if (W[g] === stubs[g] && names(g, text)) delete W[g];
+    const gone = [];
+    for (const g in stubs) if (W[g] === stubs[g] && names(g, text)) (delete W[g], gone.push(g));
+    return () => gone.map((g) => stubs[g].q.map(([m, a]) => quiet(() => (m ? W[g][m](...a) : W[g](...a)))));
   };
-  const scriptText = (el) => el.text + ' ' + getAttr.call(el, 'src');
 
   // ---- holding elements back -----------------------------------------------------------------
 
@@ -177,7 +184,7 @@
     if (t != null) setAttr.call(el, P + 'type', t);
     setAttr.call(el, 'type', 'text/plain');
     setAttr.call(el, CAT, cat);
-    stub(scriptText(el));
+    stub(el.text);
   };
   // Called before URL `u` becomes the URL of `el`. Returns SKIP when it must not be set: the URL
   // went to `data-consentry-src` (`-href`) instead.
@@ -214,7 +221,7 @@
     for (const el of [n, ...(n.querySelectorAll ? n.querySelectorAll(TAGS) : [])])
       if (el.nodeType == 1 && el.matches(TAGS))
         if (el.tagName != 'SCRIPT' || run == 1) held |= !!check(el);
-        else if (run && el.hasAttribute(CAT)) stub(scriptText(el));
+        else if (run && el.hasAttribute(CAT)) stub(el.text);
     return held;
   };
   // Markup about to be parsed: when it holds something to hold back, the same markup with that
@@ -289,7 +296,6 @@
   );
   patch(W.CookieStore && CookieStore.prototype, ['set'], (s, a) => {
     const c = a[0] && typeof a[0] == 'object' ? a[0] : { name: a[0], value: a[1] };
-    setTimeout(poll, 99);
     if (!(c.expires != null && c.expires <= Date.now()) && cookieCat(c.name + '=' + c.value))
       return [Promise.resolve()];
   });
@@ -342,8 +348,9 @@
         // Only a script that blocked the parser (no async, no defer) held up what followed it.
         if (u && !(s.async = el.hasAttribute('async')) && !el.hasAttribute('defer'))
           loading.push(new Promise((r) => ['load', 'error'].map((e) => s.addEventListener(e, r))));
-        unstub(el.text);
+        const replay = unstub(el.text);
         el.replaceWith(s);
+        replay();
       } catch (e) {}
   };
 
