@@ -30,7 +30,8 @@ use crate::policy::{glob, Policy};
 pub const GUARD_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/guard.min.js"));
 
 /// The readable source the build minifies.
-pub const GUARD_SOURCE: &str = include_str!("assets/guard.js");
+#[cfg(test)]
+const GUARD_SOURCE: &str = include_str!("assets/guard.js");
 
 /// The endpoint the guard asks for a new decision: `GET`, answered from the request's cookies
 /// with [`consent_response`] as `application/json` and `Cache-Control: no-store`.

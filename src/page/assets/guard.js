@@ -186,11 +186,12 @@
     setAttr.call(el, CAT, cat);
     stub(el.text);
   };
-  // Called before URL `u` becomes the URL of `el`. Returns SKIP when it must not be set: the URL
-  // went to `data-consentry-src` (`-href`) instead.
+  // Whether `el` is a resource hint (held by host alone).
   const hint = (el) => el.tagName == 'LINK' && /\b(preconnect|dns-prefetch)\b/i.test(getAttr.call(el, 'rel'));
   // Where a held element keeps its URL.
   const keep = (el) => P + (el.tagName == 'LINK' ? 'href' : 'src');
+  // Called before URL `u` becomes the URL of `el`. Returns SKIP when it must not be set: the URL
+  // went to `data-consentry-src` (`-href`) instead.
   const hold = (el, u) => {
     const cat = urlCat(u, hint(el));
     if (!cat) return;
@@ -200,7 +201,7 @@
     delAttr.call(el, URL_OF[el.tagName]);
     return SKIP;
   };
-  // Holds back an element about to be inserted (or parsed into an inert template); true if held.
+  // Holds back an element about to be inserted (or parsed into an inert template); truthy if held.
   // A script already in the document has run or never will: it is left alone.
   const check = (el) => {
     if (el.hasAttribute(CAT)) return;
@@ -355,8 +356,7 @@
   };
 
   // The consent cookies as the page sees them. A change asks the proxy for the new decision;
-  // withdrawing takes effect with the new lists, at once. (A function declaration: the cookie
-  // patches above may call it before this line has run.)
+  // withdrawing takes effect with the new lists, at once.
   const consent = () =>
     jar.get
       .call(D)
@@ -368,6 +368,7 @@
   let seen = consent(),
     asked = 0;
   const live = holder.dataset.live != '0';
+  // A function declaration: the cookie patches above may call it before this line has run.
   function poll() {
     quiet(() => {
       const now = consent();
