@@ -9,6 +9,7 @@ pub mod html;
 pub mod logging;
 pub mod metrics;
 pub mod ocd;
+pub mod page;
 pub mod policy;
 pub mod proxy;
 pub mod server;
