@@ -8,6 +8,7 @@ pub mod explain;
 pub mod logging;
 pub mod metrics;
 pub mod ocd;
+pub mod page;
 pub mod policy;
 pub mod proxy;
 pub mod server;
