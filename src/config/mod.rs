@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod file;
+pub mod page;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct Config {
     pub admin: Admin,
     pub upstream: Upstream,
     pub policy: Arc<Policy>,
+    /// `[page]`: the page guard (its script patterns are `policy.scripts`).
+    pub page: Arc<crate::page::PageConfig>,
     /// The included files, resolved.
     pub includes: Vec<PathBuf>,
     /// Things worth telling the operator that do not stop the configuration from loading.
@@ -301,6 +304,7 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
     }
 
     let policy = build_policy(path, text, &file, &mut warnings)?;
+    let page = page::page_config(path, text, file.page.as_ref(), &policy, &mut warnings)?;
 
     Ok(Config {
         path: path.to_path_buf(),
@@ -311,6 +315,7 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
         admin,
         upstream,
         policy: Arc::new(policy),
+        page: Arc::new(page),
         warnings,
     })
 }
@@ -356,11 +361,13 @@ fn build_policy(
 
     // Patterns: the main file's, then each include's.
     let mut patterns: Vec<(String, CategoryId, String)> = Vec::new(); // (pattern, category, origin key)
+    let mut scripts: Vec<page::ScriptOrigin> = Vec::new();
     for (name, c) in &decl {
         let id = categories.lookup(name).expect("declared category");
         for p in &c.get_ref().cookies {
             patterns.push((p.clone(), id, format!("categories.{name}.cookies")));
         }
+        page::collect(&mut scripts, path, text, name, id, &c.get_ref().scripts);
     }
     for inc in &file.include {
         let inc_path = resolve(path, inc);
@@ -399,6 +406,7 @@ fn build_policy(
                     format!("categories.{name}.cookies ({})", inc_path.display()),
                 ));
             }
+            page::collect(&mut scripts, &inc_path, &inc_text, name, id, &c.scripts);
         }
     }
     for (p, _, key) in &patterns {
@@ -597,6 +605,7 @@ fn build_policy(
         undecided,
         gpc,
     };
+    let script_matcher = page::matcher(&scripts, &categories, warnings)?;
     let policy = Policy::new(
         categories,
         matcher,
@@ -606,7 +615,8 @@ fn build_policy(
         c.cleanup.unwrap_or(true),
         cleanup_paths,
         c.strip_request.unwrap_or(true),
-    );
+    )
+    .with_scripts(script_matcher);
     for name in policy.consent_cookies() {
         if let Some(rule) = policy.matcher.classify(name.as_bytes()) {
             let r = policy.matcher.rule(rule);

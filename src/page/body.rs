@@ -405,10 +405,7 @@ impl Decoder {
                     io::Error::new(io::ErrorKind::UnexpectedEof, "truncated brotli body")
                 })
             }
-            Decoder::Zstd(mut d) => {
-                d.flush()?;
-                Ok(d.into_inner())
-            }
+            Decoder::Zstd(d) => d.finish(),
         }
     }
 }
@@ -710,5 +707,509 @@ where
             return self.inner.size_hint();
         }
         SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::rewrite::rewrite_page;
+    use crate::page::tests::{full_page, plan_for};
+    use crate::page::{IgnorePage, Recorder};
+    use crate::policy::Mode;
+    use std::collections::VecDeque;
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A body of fixed frames, counting how many were taken.
+    struct Frames {
+        frames: VecDeque<Bytes>,
+        taken: Arc<AtomicUsize>,
+        trailers: Option<HeaderMap>,
+    }
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            match self.frames.pop_front() {
+                Some(b) => {
+                    self.taken.fetch_add(1, Ordering::SeqCst);
+                    Poll::Ready(Some(Ok(Frame::data(b))))
+                }
+                None => Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t)))),
+            }
+        }
+    }
+
+    fn frames(data: &[u8], size: usize) -> Frames {
+        Frames {
+            frames: data.chunks(size).map(Bytes::copy_from_slice).collect(),
+            taken: Arc::default(),
+            trailers: None,
+        }
+    }
+
+    fn poll<B: Body + Unpin>(b: &mut B) -> Option<Result<Frame<B::Data>, B::Error>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(b).poll_frame(&mut cx) {
+            Poll::Ready(f) => f,
+            Poll::Pending => panic!("test bodies are always ready"),
+        }
+    }
+
+    fn collect<B: Body<Data = Bytes> + Unpin>(b: &mut B) -> (Vec<u8>, Option<HeaderMap>)
+    where
+        B::Error: std::fmt::Debug,
+    {
+        let mut out = Vec::new();
+        let mut trailers = None;
+        while let Some(f) = poll(b) {
+            match f.unwrap().into_data() {
+                Ok(d) => out.extend_from_slice(&d),
+                Err(f) => trailers = f.into_trailers().ok(),
+            }
+        }
+        (out, trailers)
+    }
+
+    fn encode(coding: Coding, zlib: bool, data: &[u8]) -> Vec<u8> {
+        let mut e = Encoder::new(coding, zlib).unwrap();
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn decode(coding: Coding, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        match coding {
+            Coding::Identity => out.extend_from_slice(data),
+            Coding::Gzip => {
+                flate2::read::MultiGzDecoder::new(data)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Coding::Deflate if is_zlib_header(data[0], data[1]) => {
+                flate2::read::ZlibDecoder::new(data)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Coding::Deflate => {
+                flate2::read::DeflateDecoder::new(data)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Coding::Brotli => {
+                brotli::Decompressor::new(data, 4096)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Coding::Zstd => out = zstd::decode_all(data).unwrap(),
+        }
+        out
+    }
+
+    fn denied_plan() -> PagePlan {
+        plan_for(Mode::Enforce, "consentry=none")
+    }
+
+    #[test]
+    fn every_coding_round_trips() {
+        let page = full_page().repeat(20);
+        let want = rewrite_page(
+            page.as_bytes(),
+            denied_plan(),
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        )
+        .unwrap();
+        let cases = [
+            (Coding::Identity, false),
+            (Coding::Gzip, false),
+            (Coding::Deflate, true),
+            (Coding::Deflate, false),
+            (Coding::Brotli, false),
+            (Coding::Zstd, false),
+        ];
+        for (coding, zlib) in cases {
+            let encoded = encode(coding, zlib, page.as_bytes());
+            for size in [1, 7, 1000, 1 << 20] {
+                let mut body = RewriteBody::new(
+                    frames(&encoded, size),
+                    denied_plan(),
+                    coding,
+                    &Prelude::none(),
+                    Box::new(IgnorePage),
+                );
+                let (out, _) = collect(&mut body);
+                if coding == Coding::Deflate {
+                    assert_eq!(
+                        is_zlib_header(out[0], out[1]),
+                        zlib,
+                        "deflate keeps its wrapping"
+                    );
+                }
+                assert_eq!(
+                    decode(coding, &out),
+                    want,
+                    "{coding:?} zlib={zlib} frames of {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_and_truncated_bodies_fail() {
+        let page = full_page();
+        for coding in [Coding::Gzip, Coding::Brotli, Coding::Zstd, Coding::Deflate] {
+            let mut encoded = encode(coding, true, page.as_bytes());
+            encoded.truncate(encoded.len() / 2);
+            let mut body = RewriteBody::new(
+                frames(&encoded, 100),
+                denied_plan(),
+                coding,
+                &Prelude::none(),
+                Box::new(IgnorePage),
+            );
+            let mut failed = false;
+            while let Some(f) = poll(&mut body) {
+                if f.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            assert!(failed, "{coding:?}: a truncated body is an error");
+        }
+        let mut body = RewriteBody::new(
+            frames(b"\x1f\x8b\x08garbage-garbage", 4),
+            denied_plan(),
+            Coding::Gzip,
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        );
+        let mut failed = false;
+        while let Some(f) = poll(&mut body) {
+            failed |= f.is_err();
+            if failed {
+                break;
+            }
+        }
+        assert!(failed);
+    }
+
+    #[test]
+    fn report_only_passes_the_bytes_and_counts() {
+        let page = full_page();
+        let encoded = encode(Coding::Gzip, false, page.as_bytes());
+        let rec = Recorder::default();
+        let mut body = RewriteBody::new(
+            frames(&encoded, 333),
+            plan_for(Mode::ReportOnly, "consentry=none"),
+            Coding::Gzip,
+            &Prelude::none(),
+            Box::new(rec.clone()),
+        );
+        let (out, _) = collect(&mut body);
+        assert_eq!(out, encoded, "byte-identical");
+        let ev = rec.events();
+        assert_eq!(ev.len(), 12);
+        assert!(ev.iter().all(|e| e.action.name() == "would-block"));
+    }
+
+    #[test]
+    fn nothing_to_do_passes_byte_identical_with_its_size() {
+        let page = full_page();
+        let config = Arc::new(crate::page::PageConfig {
+            rewrite: false,
+            ..(**plan_for(Mode::Enforce, "").config()).clone()
+        });
+        let p = crate::policy::testing::policy(Mode::Enforce, crate::policy::Unclassified::Deny);
+        let plan = PagePlan::new(&p, &p.decide("", false), &config);
+        assert!(plan.is_noop());
+        let inner = frames(page.as_bytes(), 100);
+        let mut body = RewriteBody::new(
+            inner,
+            plan,
+            Coding::Identity,
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        );
+        let (out, _) = collect(&mut body);
+        assert_eq!(out, page.as_bytes());
+    }
+
+    #[test]
+    fn trailers_follow_the_last_bytes() {
+        let page = full_page();
+        let mut t = HeaderMap::new();
+        t.insert("x-checksum", HeaderValue::from_static("1"));
+        let mut inner = frames(page.as_bytes(), 500);
+        inner.trailers = Some(t.clone());
+        let mut body = RewriteBody::new(
+            inner,
+            denied_plan(),
+            Coding::Identity,
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        );
+        let (out, trailers) = collect(&mut body);
+        let want = rewrite_page(
+            page.as_bytes(),
+            denied_plan(),
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        )
+        .unwrap();
+        assert_eq!(out, want);
+        assert_eq!(trailers, Some(t));
+    }
+
+    /// A page of `total` bytes made on the fly, in frames of `frame` bytes: a head with trackers,
+    /// then paragraphs, inline scripts and pixels over and over.
+    struct BigPage {
+        made: usize,
+        total: usize,
+        frame: usize,
+        pending: Vec<u8>,
+        taken: Arc<AtomicUsize>,
+    }
+
+    impl Body for BigPage {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            let this = &mut *self;
+            if this.made >= this.total && this.pending.is_empty() {
+                return Poll::Ready(None);
+            }
+            while this.pending.len() < this.frame && this.made < this.total {
+                let part: &[u8] = if this.made == 0 {
+                    b"<!DOCTYPE html><html><head><meta charset=utf-8><script async src=\"https://www.googletagmanager.com/gtag/js?id=G-1\"></script></head><body>"
+                } else {
+                    b"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p><script>var x=1;</script><img src=\"https://www.facebook.com/tr?id=1\"><a href=\"/x\">x</a>\n"
+                };
+                this.pending.extend_from_slice(part);
+                this.made += part.len();
+            }
+            let n = this.pending.len().min(this.frame);
+            let chunk: Vec<u8> = this.pending.drain(..n).collect();
+            this.taken.fetch_add(1, Ordering::SeqCst);
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))))
+        }
+    }
+
+    #[test]
+    fn a_50_mib_page_streams_with_bounded_memory() {
+        let taken = Arc::new(AtomicUsize::new(0));
+        let inner = BigPage {
+            made: 0,
+            total: 50 << 20,
+            frame: 16 * 1024,
+            pending: Vec::new(),
+            taken: taken.clone(),
+        };
+        let rec = Recorder::default();
+        let mut body = RewriteBody::new(
+            inner,
+            denied_plan(),
+            Coding::Identity,
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        );
+        // The first bytes come out after the first frame, long before the page ends.
+        let first = poll(&mut body).unwrap().unwrap().into_data().unwrap();
+        assert!(first.starts_with(b"<!DOCTYPE html>"));
+        assert_eq!(taken.load(Ordering::SeqCst), 1, "one input frame read");
+        let mut total = first.len();
+        let mut frames_out = 1;
+        while let Some(f) = poll(&mut body) {
+            total += f.unwrap().into_data().unwrap().len();
+            frames_out += 1;
+        }
+        drop(rec);
+        assert!(total > 50 << 20, "every pixel gained attributes: {total}");
+        assert!(frames_out > 3000, "{frames_out} frames");
+        let max = body.max_buffered();
+        assert!(max < 128 * 1024, "held at most {max} bytes");
+    }
+
+    #[test]
+    fn a_compression_bomb_is_decoded_with_bounded_memory() {
+        // 64 MiB of page from a few hundred KiB of gzip: each frame's output is re-encoded
+        // before the next one is read.
+        let mut page = b"<html><body>".to_vec();
+        page.extend(std::iter::repeat_n(b' ', 64 << 20));
+        page.extend_from_slice(b"<img src=\"https://www.facebook.com/tr\"></body></html>");
+        let encoded = encode(Coding::Gzip, false, &page);
+        assert!(encoded.len() < 1 << 20);
+        let mut body = RewriteBody::new(
+            frames(&encoded, 16 * 1024),
+            denied_plan(),
+            Coding::Gzip,
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        );
+        let (out, _) = collect(&mut body);
+        let decoded = decode(Coding::Gzip, &out);
+        assert!(decoded.ends_with(b"<img data-consentry-src=\"https://www.facebook.com/tr\" data-consentry-category=\"advertising\"></body></html>"));
+        let max = body.max_buffered();
+        assert!(max < 512 * 1024, "held at most {max} bytes");
+    }
+
+    #[test]
+    fn which_responses_are_rewritten() {
+        let plan = denied_plan();
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(
+                    http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        assert!(should_rewrite(
+            &h(&[("content-type", "text/html; charset=utf-8")]),
+            &plan
+        ));
+        assert!(should_rewrite(
+            &h(&[("content-type", "TEXT/HTML"), ("content-encoding", "br")]),
+            &plan
+        ));
+        assert!(should_rewrite(
+            &h(&[
+                ("content-type", "text/html;charset=windows-1252"),
+                ("content-encoding", "gzip")
+            ]),
+            &plan
+        ));
+        assert!(!should_rewrite(
+            &h(&[("content-type", "application/json")]),
+            &plan
+        ));
+        assert!(!should_rewrite(&h(&[]), &plan));
+        assert!(!should_rewrite(
+            &h(&[("content-type", "text/html; charset=utf-16")]),
+            &plan
+        ));
+        assert!(!should_rewrite(
+            &h(&[
+                ("content-type", "text/html"),
+                ("content-encoding", "compress")
+            ]),
+            &plan
+        ));
+        assert!(!should_rewrite(
+            &h(&[
+                ("content-type", "text/html"),
+                ("content-encoding", "gzip, br")
+            ]),
+            &plan
+        ));
+        assert!(!should_rewrite(
+            &h(&[
+                ("content-type", "text/html"),
+                ("content-encoding", "gzip"),
+                ("content-encoding", "gzip")
+            ]),
+            &plan
+        ));
+        assert!(!should_rewrite(
+            &h(&[
+                ("content-type", "text/html"),
+                ("content-range", "bytes 0-9/100")
+            ]),
+            &plan
+        ));
+        assert_eq!(
+            Coding::of(&h(&[("content-encoding", "identity")])),
+            Some(Coding::Identity)
+        );
+        assert_eq!(
+            Coding::of(&h(&[("content-encoding", "x-gzip")])),
+            Some(Coding::Gzip)
+        );
+        assert_eq!(
+            Coding::of(&h(&[("content-encoding", "zstd")])),
+            Some(Coding::Zstd)
+        );
+        assert_eq!(
+            Coding::of(&h(&[("content-encoding", "Deflate")])),
+            Some(Coding::Deflate)
+        );
+    }
+
+    #[test]
+    fn the_head_of_a_rewritten_response() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("1234"));
+        h.insert(ETAG, HeaderValue::from_static("\"abc\""));
+        h.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60, s-maxage=600"),
+        );
+        h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert("content-md5", HeaderValue::from_static("x"));
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        prepare_head(&mut h);
+        assert!(h.get(CONTENT_LENGTH).is_none());
+        assert!(h.get(ETAG).is_none());
+        assert!(h.get(ACCEPT_RANGES).is_none());
+        assert!(h.get("content-md5").is_none());
+        assert_eq!(h[CACHE_CONTROL], "max-age=60, private");
+        assert_eq!(h[CONTENT_ENCODING], "gzip", "re-encoded in the same coding");
+        let mut h = HeaderMap::new();
+        h.insert(ETAG, HeaderValue::from_static("W/\"abc\""));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        prepare_head(&mut h);
+        assert_eq!(h[ETAG], "W/\"abc\"", "a weak validator stays");
+        assert_eq!(h[CACHE_CONTROL], "no-store");
+        let mut h = HeaderMap::new();
+        prepare_head(&mut h);
+        assert_eq!(h[CACHE_CONTROL], "private");
+    }
+
+    #[test]
+    fn for_response_reads_coding_and_charset() {
+        let page = "<html><head><meta charset=\"windows-1252\"></head><body>caf\u{e9}<img src=\"https://www.facebook.com/tr\"></body></html>";
+        let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(page);
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=windows-1252"),
+        );
+        let Ok(mut body) = RewriteBody::for_response(
+            frames(&latin1, 5),
+            &h,
+            denied_plan(),
+            &Prelude::none(),
+            Box::new(IgnorePage),
+        ) else {
+            panic!("an HTML page is rewritten");
+        };
+        let (out, _) = collect(&mut body);
+        let (text, _, bad) = encoding_rs::WINDOWS_1252.decode(&out);
+        assert!(!bad);
+        assert!(text.contains("caf\u{e9}<img data-consentry-src"), "{text}");
+        let json = {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h
+        };
+        assert!(RewriteBody::for_response(
+            frames(b"{}", 5),
+            &json,
+            denied_plan(),
+            &Prelude::none(),
+            Box::new(IgnorePage)
+        )
+        .is_err());
     }
 }
