@@ -608,7 +608,8 @@ fn on_noscript(state: &Arc<Mutex<State>>, el: &mut Element<'_, '_>) -> lol_html:
     let plan = {
         let mut st = lock(state);
         st.inject_before(el);
-        if !el.can_have_content() {
+        // Nothing to neutralise: the content passes as it is, byte for byte.
+        if !el.can_have_content() || !st.plan.blocks_scripts() {
             return Ok(());
         }
         st.plan.clone()
