@@ -773,9 +773,15 @@ impl Rewriter {
             Ok(())
         });
         let (st, st2) = (s(&state), s(&state));
-        let script = ElementContentHandlers::default()
-            .element(move |el: &mut Element<'_, '_>| on_script(&st, el))
-            .text(move |t: &mut TextChunk<'_>| on_script_text(&st2, t));
+        // Text handlers only when some category has patterns to look for: `lol_html` hands text
+        // to a handler decoded (bytes invalid in the page's encoding become U+FFFD, as the browser
+        // would read them) and writes it back that way, so without one the text passes byte for byte.
+        let reads_text = lock(&state).plan.blocks_scripts();
+        let mut script = ElementContentHandlers::default()
+            .element(move |el: &mut Element<'_, '_>| on_script(&st, el));
+        if reads_text {
+            script = script.text(move |t: &mut TextChunk<'_>| on_script_text(&st2, t));
+        }
         let url_handler = |tag: Tag, attr: &'static str| {
             let st = s(&state);
             ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| {
@@ -853,7 +859,7 @@ impl Rewriter {
             (8, link),
             (9, template),
         ];
-        let noscript = (!nested).then_some((10, noscript));
+        let noscript = (!nested && reads_text).then_some((10, noscript));
         for (i, h) in handlers.into_iter().chain(noscript) {
             settings = settings.append_element_content_handler((Cow::Borrowed(&sel[i]), h));
         }

@@ -762,3 +762,18 @@ fn is_noop_only_without_rewrite_or_optional_categories() {
         "no scripts anywhere: rewrite defaults to off"
     );
 }
+
+#[test]
+fn invalid_bytes_pass_unchanged_when_nothing_is_to_change() {
+    let mut page = b"<script>var a='".to_vec();
+    page.extend_from_slice(&[0xff, 0xfe, 0x80]);
+    page.extend_from_slice(b"';</script><noscript>\xff<img src=/x.gif></noscript>");
+    let out = rewrite_page(
+        &page,
+        plan_for(Mode::Enforce, "consentry=all"),
+        &Prelude::none(),
+        Box::new(IgnorePage),
+    )
+    .unwrap();
+    assert_eq!(out, page);
+}
