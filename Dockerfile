@@ -30,6 +30,7 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > benches/classify.rs \
     && echo 'fn main() {}' > benches/filter.rs \
     && echo 'fn main() {}' > benches/consent.rs \
+    && echo 'fn main() {}' > benches/page.rs \
     && echo 'fn main() {}' > benches/loadgen.rs \
     && cargo build --release --locked \
     && rm -rf src benches

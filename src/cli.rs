@@ -62,6 +62,9 @@ pub enum Command {
         /// A response Set-Cookie line (repeatable).
         #[arg(long = "set-cookie")]
         set_cookie: Vec<String>,
+        /// An HTML page: print what the proxy makes of it (with --json, a `page` list instead).
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
             gpc,
             host,
             set_cookie,
+            html,
             json,
         } => {
             let cfg = match Config::load(&config) {
@@ -108,16 +112,44 @@ pub fn main() -> ExitCode {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            let e = explain::explain(
-                &cfg.policy,
-                &explain::Input {
-                    cookie,
-                    gpc,
-                    host,
-                    set_cookie,
-                },
-                now,
-            );
+            let input = explain::Input {
+                cookie,
+                gpc,
+                host,
+                set_cookie,
+            };
+            let mut e = explain::explain(&cfg.policy, &input, now);
+            if let Some(path) = html {
+                let page = match std::fs::read(&path) {
+                    Ok(p) => p,
+                    Err(err) => {
+                        eprintln!("error: {}: cannot read the file: {err}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let p = match explain::explain_page(
+                    &cfg.policy,
+                    &cfg.page,
+                    &input,
+                    &page,
+                    &crate::page::Prelude::none(),
+                ) {
+                    Ok(p) => p,
+                    Err(err) => {
+                        eprintln!("error: {}: {err}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                };
+                if !json {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    if out.write_all(&p.html).and_then(|_| out.flush()).is_err() {
+                        return ExitCode::FAILURE;
+                    }
+                    return ExitCode::SUCCESS;
+                }
+                e.page = Some(p.page);
+            }
             if json {
                 println!(
                     "{}",
@@ -281,13 +313,20 @@ pub(crate) fn summary(c: &Config) -> String {
             .filter(|r| r.category == id)
             .collect();
         let globs = rules.iter().filter(|r| r.is_glob).count();
+        let scripts = p
+            .scripts
+            .rules()
+            .iter()
+            .filter(|r| r.category == id)
+            .count();
         let _ = writeln!(
             s,
-            "  {:<20} {:>5} rules ({} exact, {} globs){}",
+            "  {:<20} {:>5} rules ({} exact, {} globs), {} scripts{}",
             p.categories.name(id),
             rules.len(),
             rules.len() - globs,
             globs,
+            scripts,
             if p.categories.required().contains(id) {
                 "  required"
             } else {
@@ -295,6 +334,15 @@ pub(crate) fn summary(c: &Config) -> String {
             }
         );
     }
+    let onoff = |b: bool| if b { "on" } else { "off" };
+    let _ = writeln!(
+        s,
+        "page: rewrite {}, guard {}, google consent mode {} ({} script patterns)",
+        onoff(c.page.rewrite),
+        onoff(c.page.guard),
+        onoff(c.page.consent_mode.is_some()),
+        p.scripts.rules().len()
+    );
     let _ = writeln!(
         s,
         "consent cookies (always essential): {}",

@@ -12,6 +12,75 @@ pub struct Explanation {
     pub set_cookie: Vec<LineReport>,
     pub deletions: Vec<String>,
     pub request_cookie: Option<String>,
+    /// With `--html`: each element of the page neutralised (or that would be) or activated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<Vec<PageReport>>,
+}
+
+/// One element of `consentry explain --html`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct PageReport {
+    /// `script`, `iframe`, `img`, `embed`, `object` or `link`.
+    pub element: String,
+    pub url: String,
+    pub category: String,
+    /// The script pattern that matched, or `(opt-in <convention>)` for activated markup.
+    pub rule: String,
+    /// `block`, `would-block` or `activate`.
+    pub action: String,
+}
+
+/// What a page becomes for the visitor of an explanation.
+#[derive(Debug)]
+pub struct PageExplanation {
+    /// The rewritten page (the page itself when nothing is rewritten).
+    pub html: Vec<u8>,
+    pub page: Vec<PageReport>,
+}
+
+/// Rewrites `html` exactly as the proxy would for the visitor of `input`, with `prelude` (the
+/// client guard's elements) inserted as the proxy inserts it.
+pub fn explain_page(
+    policy: &Policy,
+    config: &std::sync::Arc<crate::page::PageConfig>,
+    input: &Input,
+    html: &[u8],
+    prelude: &crate::page::Prelude,
+) -> Result<PageExplanation, String> {
+    use crate::page::{PageAction, PagePlan, Recorder};
+    let consent = policy.decide(input.cookie.as_deref().unwrap_or(""), input.gpc);
+    let plan = PagePlan::new(policy, &consent, config);
+    let recorder = Recorder::default();
+    let out = if plan.is_noop() {
+        html.to_vec()
+    } else {
+        let report_only = plan.is_report_only();
+        let out =
+            crate::page::rewrite::rewrite_page(html, plan, prelude, Box::new(recorder.clone()))
+                .map_err(|e| format!("cannot rewrite the page: {e}"))?;
+        if report_only {
+            html.to_vec()
+        } else {
+            out
+        }
+    };
+    let page = recorder
+        .events()
+        .into_iter()
+        .map(|e| PageReport {
+            element: e.element.name().to_string(),
+            url: e.url,
+            category: config.categories.name(e.category).to_string(),
+            rule: match e.action {
+                PageAction::Block(r) | PageAction::WouldBlock(r) => {
+                    config.scripts.rule(r).pattern.to_string()
+                }
+                PageAction::Activate(convention) => format!("(opt-in {convention})"),
+            },
+            action: e.action.name().to_string(),
+        })
+        .collect();
+    Ok(PageExplanation { html: out, page })
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -153,6 +222,7 @@ pub fn explain(policy: &Policy, input: &Input, now: i64) -> Explanation {
         set_cookie: reports,
         deletions: cleanup,
         request_cookie,
+        page: None,
     }
 }
 
@@ -204,6 +274,16 @@ pub(crate) fn to_text(e: &Explanation) -> String {
         "cookie header forwarded: {}",
         e.request_cookie.as_deref().unwrap_or("(none)")
     );
+    if let Some(page) = &e.page {
+        let _ = writeln!(s, "page:");
+        for p in page {
+            let _ = writeln!(
+                s,
+                "  {:<11} {:<7} category {:<14} rule {}  {}",
+                p.action, p.element, p.category, p.rule, p.url
+            );
+        }
+    }
     s
 }
 
@@ -271,6 +351,63 @@ mod tests {
             vec!["essential", "functional", "analytics", "advertising"]
         );
         assert!(to_text(&e).contains("block"));
+    }
+
+    #[test]
+    fn explains_a_page() {
+        let config = crate::page::tests::page_config(Mode::Enforce);
+        let p = policy(Mode::Enforce, Unclassified::Deny);
+        let input = Input {
+            cookie: Some("consentry=analytics".into()),
+            ..Input::default()
+        };
+        let html = concat!(
+            "<head><script async src=\"https://www.googletagmanager.com/gtag/js?id=G-1\"></script>",
+            "<script src=\"https://connect.facebook.net/en_US/fbevents.js\"></script></head>",
+            "<body><img data-consentry-src=\"/p.gif\" data-consentry-category=\"analytics\"></body>"
+        );
+        let e = explain_page(
+            &p,
+            &config,
+            &input,
+            html.as_bytes(),
+            &crate::page::Prelude::none(),
+        )
+        .unwrap();
+        let out = String::from_utf8(e.html).unwrap();
+        assert!(
+            out.contains(
+                "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-1\"></script>"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "fbevents.js\" type=\"text/plain\" data-consentry-category=\"advertising\""
+            ),
+            "{out}"
+        );
+        let json = serde_json::to_value(&e.page).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"element": "script", "url": "https://connect.facebook.net/en_US/fbevents.js", "category": "advertising", "rule": "connect.facebook.net", "action": "block"},
+                {"element": "img", "url": "/p.gif", "category": "analytics", "rule": "(opt-in consentry)", "action": "activate"}
+            ])
+        );
+        // Report-only: the page is unchanged, the list says what would be blocked.
+        let config = crate::page::tests::page_config(Mode::ReportOnly);
+        let p = policy(Mode::ReportOnly, Unclassified::Deny);
+        let e = explain_page(
+            &p,
+            &config,
+            &input,
+            html.as_bytes(),
+            &crate::page::Prelude::none(),
+        )
+        .unwrap();
+        assert_eq!(e.html, html.as_bytes());
+        assert_eq!(e.page[0].action, "would-block");
     }
 
     #[test]

@@ -11,10 +11,14 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::page::{PageEvent, PageObserver, Tag};
+use crate::policy::categories::Categories;
 use crate::policy::categories::CategoryId;
 use crate::policy::consent::{Consent, ConsentState, SourceKind};
 use crate::policy::filter::{Action, Observer, Verdict};
+use crate::policy::scripts::ScriptMatcher;
 use crate::policy::Policy;
+use std::sync::Arc;
 
 /// Label for cookies no rule names and no category holds.
 pub(crate) const UNCLASSIFIED: &str = "(unclassified)";
@@ -34,6 +38,8 @@ pub struct Metrics {
     pub duration: Histogram,
     upstream_errors: IntCounterVec,
     reloads: IntCounterVec,
+    /// `consentry_page_elements_blocked_total`.
+    page_blocked: IntCounterVec,
     /// The most frequent unclassified cookie names.
     pub unclassified: crate::unclassified::TopNames,
 }
@@ -117,6 +123,12 @@ impl Metrics {
             "Configuration reloads by result.",
             &["result"],
         );
+        let page_blocked = counter_vec(
+            &r,
+            "consentry_page_elements_blocked_total",
+            "Page elements neutralised (or, in report-only mode, that would be) because their URL matches a script pattern of a category not granted.",
+            &["category", "rule", "element"],
+        );
         let build = IntGaugeVec::new(
             Opts::new("consentry_build_info", "Build information."),
             &["version"],
@@ -147,6 +159,7 @@ impl Metrics {
             duration,
             upstream_errors,
             reloads,
+            page_blocked,
             unclassified: Default::default(),
         }
     }
@@ -364,5 +377,115 @@ impl Observer for Counting<'_> {
     fn stripped(&mut self, _name: &str, category: CategoryId) {
         self.category_counter(&self.pm.stripped, &self.metrics.stripped, Some(category))
             .inc();
+    }
+}
+
+/// Counter handles of the page guard for one policy: one cell per (script rule, element), so
+/// labels stay bounded by the configuration whatever pages contain.
+pub struct PageMetrics {
+    vec: IntCounterVec,
+    scripts: Arc<ScriptMatcher>,
+    categories: Categories,
+    cells: Vec<OnceLock<IntCounter>>,
+}
+
+impl PageMetrics {
+    pub fn new(metrics: &Metrics, policy: &Policy) -> Arc<PageMetrics> {
+        let cells = policy.scripts.rules().len() * Tag::ALL.len();
+        Arc::new(PageMetrics {
+            vec: metrics.page_blocked.clone(),
+            scripts: policy.scripts.clone(),
+            categories: policy.categories.clone(),
+            cells: lazy(cells),
+        })
+    }
+
+    /// An observer for one response, counting into these cells.
+    pub fn observer(self: &Arc<Self>) -> PageCounting {
+        PageCounting(self.clone())
+    }
+}
+
+/// Counts neutralised page elements (`block` and `would-block`; activations are not counted).
+pub struct PageCounting(Arc<PageMetrics>);
+
+impl PageObserver for PageCounting {
+    fn element(&mut self, e: &PageEvent<'_>) {
+        let pm = &*self.0;
+        let Some(rule) = e.action.rule() else {
+            return;
+        };
+        let r = rule.0 as usize;
+        if r >= pm.scripts.rules().len() {
+            return;
+        }
+        let cell = &pm.cells[r * Tag::ALL.len() + e.element.index()];
+        cell.get_or_init(|| {
+            let rule = pm.scripts.rule(rule);
+            pm.vec.with_label_values(&[
+                pm.categories.name(rule.category),
+                &rule.pattern,
+                e.element.name(),
+            ])
+        })
+        .inc();
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+    use crate::page::PageAction;
+    use crate::policy::categories::CategoryId;
+    use crate::policy::scripts::ScriptRuleId;
+
+    #[test]
+    fn page_elements_are_counted_per_category_rule_and_element() {
+        let m = Metrics::new();
+        let p = crate::policy::testing::policy(
+            crate::policy::Mode::Enforce,
+            crate::policy::Unclassified::Deny,
+        )
+        .with_scripts(
+            ScriptMatcher::new([
+                ("connect.facebook.net", CategoryId(3)),
+                ("hotjar.com", CategoryId(2)),
+            ])
+            .unwrap(),
+        );
+        let pm = PageMetrics::new(&m, &p);
+        let mut obs = pm.observer();
+        let ev = |element, action| PageEvent {
+            element,
+            url: "https://connect.facebook.net/x.js",
+            category: CategoryId(3),
+            action,
+        };
+        obs.element(&ev(Tag::Script, PageAction::Block(ScriptRuleId(0))));
+        obs.element(&ev(Tag::Script, PageAction::WouldBlock(ScriptRuleId(0))));
+        obs.element(&ev(Tag::Img, PageAction::Block(ScriptRuleId(0))));
+        obs.element(&ev(Tag::Script, PageAction::Activate("consentry")));
+        let mut samples = m.samples("consentry_page_elements_blocked_total");
+        samples.sort_by(|a, b| a.0.cmp(&b.0));
+        let label = |s: &(Vec<(String, String)>, f64)| {
+            s.0.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(samples.len(), 2);
+        assert_eq!(
+            label(&samples[0]),
+            "category=advertising,element=img,rule=connect.facebook.net"
+        );
+        assert_eq!(samples[0].1, 1.0);
+        assert_eq!(
+            label(&samples[1]),
+            "category=advertising,element=script,rule=connect.facebook.net"
+        );
+        assert_eq!(samples[1].1, 2.0);
+        assert!(m
+            .render()
+            .contains("# TYPE consentry_page_elements_blocked_total counter"));
     }
 }

@@ -23,9 +23,20 @@ pub struct FileConfig {
     pub consent: ConsentFile,
     #[serde(default)]
     pub categories: BTreeMap<String, toml::Spanned<CategoryFile>>,
+    pub page: Option<PageFile>,
 }
 
-/// An included file: only more cookie lists.
+/// `[page]`: the page guard.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageFile {
+    pub rewrite: Option<bool>,
+    pub guard: Option<bool>,
+    /// `true`, `false`, or a table of Consent Mode signal = category (checked when built).
+    pub google_consent_mode: Option<toml::Spanned<toml::Value>>,
+}
+
+/// An included file: only more cookie and script lists.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncludeFile {
@@ -40,6 +51,8 @@ pub struct IncludedCategory {
     pub required: Option<bool>,
     #[serde(default)]
     pub cookies: Vec<String>,
+    #[serde(default)]
+    pub scripts: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,4 +163,7 @@ pub struct CategoryFile {
     pub required: bool,
     #[serde(default)]
     pub cookies: Vec<String>,
+    /// Script URL patterns of the page guard.
+    #[serde(default)]
+    pub scripts: Vec<toml::Spanned<String>>,
 }

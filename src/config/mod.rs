@@ -4,6 +4,7 @@
 pub mod consent;
 pub mod error;
 pub mod file;
+pub mod page;
 mod read;
 
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ pub struct Config {
     pub admin: Admin,
     pub upstream: Upstream,
     pub policy: Arc<Policy>,
+    /// `[page]`: the page guard (its script patterns are `policy.scripts`).
+    pub page: Arc<crate::page::PageConfig>,
     /// The included files, resolved.
     pub includes: Vec<PathBuf>,
     /// Things worth telling the operator that do not stop the configuration from loading.
@@ -306,6 +309,7 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
     }
 
     let policy = build_policy(path, text, &file, &mut warnings)?;
+    let page = page::page_config(path, text, file.page.as_ref(), &policy, &mut warnings)?;
 
     Ok(Config {
         path: path.to_path_buf(),
@@ -316,6 +320,7 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
         admin,
         upstream,
         policy: Arc::new(policy),
+        page: Arc::new(page),
         warnings,
     })
 }
@@ -361,11 +366,13 @@ fn build_policy(
 
     // Patterns: the main file's, then each include's.
     let mut patterns: Vec<(String, CategoryId, String)> = Vec::new(); // (pattern, category, origin key)
+    let mut scripts: Vec<page::ScriptOrigin> = Vec::new();
     for (name, c) in &decl {
         let id = categories.lookup(name).expect("declared category");
         for p in &c.get_ref().cookies {
             patterns.push((p.clone(), id, format!("categories.{name}.cookies")));
         }
+        page::collect(&mut scripts, path, text, name, id, &c.get_ref().scripts);
     }
     for inc in &file.include {
         let inc_path = resolve(path, inc);
@@ -404,6 +411,7 @@ fn build_policy(
                     format!("categories.{name}.cookies ({})", inc_path.display()),
                 ));
             }
+            page::collect(&mut scripts, &inc_path, &inc_text, name, id, &c.scripts);
         }
     }
     for (p, _, key) in &patterns {
@@ -617,6 +625,7 @@ fn build_policy(
         gpc,
     };
     let defaults = CleanupOptions::default();
+    let script_matcher = page::matcher(&scripts, &categories, warnings)?;
     let policy = Policy::new(PolicyParts {
         categories,
         matcher,
@@ -628,7 +637,8 @@ fn build_policy(
             paths: cleanup_paths,
         },
         strip_request: c.strip_request.unwrap_or(true),
-    });
+    })
+    .with_scripts(script_matcher);
     for name in policy.consent_cookies() {
         if let Some(rule) = policy.matcher.classify(name.as_bytes()) {
             let r = policy.matcher.rule(rule);

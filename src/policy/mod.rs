@@ -13,11 +13,15 @@ pub mod filter;
 pub mod glob;
 pub mod host;
 pub mod rules;
+pub mod scripts;
 pub mod set_cookie;
 
 use categories::{Categories, CategoryId};
 use consent::{Consent, ConsentPolicy};
 use rules::{Matcher, RuleId};
+use scripts::ScriptMatcher;
+
+use std::sync::Arc;
 
 /// `consent.mode`.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -60,6 +64,9 @@ pub struct Policy {
     pub cleanup: bool,
     pub cleanup_paths: Vec<Box<str>>,
     pub strip_request: bool,
+    /// The script patterns of the page guard (`scripts = [...]` of each category); empty unless
+    /// the configuration sets some (see [`Policy::with_scripts`]).
+    pub scripts: Arc<ScriptMatcher>,
     /// Names of the enabled sources' consent cookies.
     consent_cookies: Vec<Box<str>>,
 }
@@ -124,8 +131,15 @@ impl Policy {
             cleanup: cleanup.enabled,
             cleanup_paths: cleanup.paths,
             strip_request,
+            scripts: Arc::default(),
             consent_cookies,
         }
+    }
+
+    /// The same policy with these script patterns.
+    pub fn with_scripts(mut self, scripts: ScriptMatcher) -> Policy {
+        self.scripts = Arc::new(scripts);
+        self
     }
 
     /// Decides a request's consent from its joined `Cookie` header and `Sec-GPC: 1`.
