@@ -193,7 +193,8 @@ fuzz_target!(|data: &[u8]| {
         .map(|r| r.line.as_bytes())
         .collect();
     assert_eq!(reported, kept, "kept lines differ");
-    let unchanged = kept.len() == valid.len() && kept.iter().zip(&valid).all(|(k, v)| *k == v.as_bytes());
+    let unchanged =
+        kept.len() == valid.len() && kept.iter().zip(&valid).all(|(k, v)| *k == v.as_bytes());
     assert_eq!(changed, !unchanged);
     assert_eq!(e.deletions, cleanup, "deletions differ");
     assert_eq!(e.deletions, seen.deletions);
@@ -217,8 +218,15 @@ fuzz_target!(|data: &[u8]| {
         // A deleting line of a non-granted cookie is reported as the proxy's own deletion,
         // which names the same cookie and deletes it in every browser.
         if v.deletion && policy.mode == Mode::Enforce {
-            assert!(set_cookie::is_deletion(r.line.as_bytes(), NOW), "{:?}", r.line);
-            assert_eq!(set_cookie::stored_name(r.line.as_bytes()), set_cookie::stored_name(line));
+            assert!(
+                set_cookie::is_deletion(r.line.as_bytes(), NOW),
+                "{:?}",
+                r.line
+            );
+            assert_eq!(
+                set_cookie::stored_name(r.line.as_bytes()),
+                set_cookie::stored_name(line)
+            );
         } else {
             assert_eq!(r.line, **l);
         }
@@ -255,7 +263,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if policy.mode == Mode::ReportOnly {
-        assert!(cleanup.is_empty() && plan.forward == CookieEdit::Keep && kept.len() == valid.len());
+        assert!(
+            cleanup.is_empty() && plan.forward == CookieEdit::Keep && kept.len() == valid.len()
+        );
     }
     for p in consentry::policy::cookie_header::pairs(&cookie) {
         check_classify(&policy.matcher, p.presented_name().as_bytes());

@@ -20,7 +20,7 @@ use consentry::policy::categories::CategoryId;
 use consentry::policy::consent::{ConsentPolicy, SourceSpec, Undecided};
 use consentry::policy::rules::Matcher;
 use consentry::policy::scripts::ScriptMatcher;
-use consentry::policy::{Mode, Policy, Unclassified};
+use consentry::policy::{CleanupOptions, Mode, Policy, PolicyParts, Unclassified};
 use consentry_fuzz::{advertising, all_specs, categories};
 use http_body::{Body, Frame};
 use libfuzzer_sys::fuzz_target;
@@ -40,20 +40,19 @@ const SCRIPTS: &[(&str, u8)] = &[
 
 fn policy(mode: Mode) -> Policy {
     let sources: Vec<SourceSpec> = all_specs().to_vec();
-    Policy::new(
-        categories().clone(),
-        Matcher::new([("_ga", CategoryId(2))]).expect("matcher"),
-        ConsentPolicy {
+    Policy::new(PolicyParts {
+        categories: categories().clone(),
+        matcher: Matcher::new([("_ga", CategoryId(2))]).expect("matcher"),
+        consent: ConsentPolicy {
             sources,
             undecided: Undecided::Deny,
             gpc: advertising(),
         },
         mode,
-        Unclassified::Deny,
-        true,
-        Vec::new(),
-        true,
-    )
+        unclassified: Unclassified::Deny,
+        cleanup: CleanupOptions::default(),
+        strip_request: true,
+    })
     .with_scripts(
         ScriptMatcher::new(SCRIPTS.iter().map(|&(p, c)| (p, CategoryId(c)))).expect("scripts"),
     )
@@ -62,7 +61,11 @@ fn policy(mode: Mode) -> Policy {
 fn setup(mode: Mode) -> &'static (Policy, Arc<PageConfig>) {
     static ENFORCE: OnceLock<(Policy, Arc<PageConfig>)> = OnceLock::new();
     static REPORT: OnceLock<(Policy, Arc<PageConfig>)> = OnceLock::new();
-    let cell = if mode == Mode::Enforce { &ENFORCE } else { &REPORT };
+    let cell = if mode == Mode::Enforce {
+        &ENFORCE
+    } else {
+        &REPORT
+    };
     cell.get_or_init(|| {
         let p = policy(mode);
         let c = Arc::new(PageConfig::defaults(&p));
@@ -73,8 +76,18 @@ fn setup(mode: Mode) -> &'static (Policy, Arc<PageConfig>) {
 fn plan(mode: Mode, granted: u8) -> PagePlan {
     let (policy, config) = setup(mode);
     let names = ["functional", "analytics", "advertising"];
-    let list: Vec<&str> = (0..3).filter(|i| granted & (1 << i) != 0).map(|i| names[i]).collect();
-    let cookie = format!("consentry={}", if list.is_empty() { "none".to_string() } else { list.join(",") });
+    let list: Vec<&str> = (0..3)
+        .filter(|i| granted & (1 << i) != 0)
+        .map(|i| names[i])
+        .collect();
+    let cookie = format!(
+        "consentry={}",
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.join(",")
+        }
+    );
     PagePlan::new(policy, &policy.decide(&cookie, false), config)
 }
 
@@ -110,16 +123,30 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let granted = flags & 7;
-    let mode = if flags & 8 != 0 { Mode::ReportOnly } else { Mode::Enforce };
+    let mode = if flags & 8 != 0 {
+        Mode::ReportOnly
+    } else {
+        Mode::Enforce
+    };
 
     // Whole page at once.
     let whole_events = Recorder::default();
-    let whole = rewrite_page(page, plan(mode, granted), &Prelude::none(), Box::new(whole_events.clone()))
-        .expect("the rewriter gives up gracefully, never with an error");
+    let whole = rewrite_page(
+        page,
+        plan(mode, granted),
+        &Prelude::none(),
+        Box::new(whole_events.clone()),
+    )
+    .expect("the rewriter gives up gracefully, never with an error");
 
     // The same page in chunks.
     let events = Recorder::default();
-    let mut r = Rewriter::new(plan(mode, granted), &Prelude::none(), Box::new(events.clone()), None);
+    let mut r = Rewriter::new(
+        plan(mode, granted),
+        &Prelude::none(),
+        Box::new(events.clone()),
+        None,
+    );
     let mut out = Vec::new();
     for c in chunks(page, *seed) {
         r.write(c).expect("write");
@@ -128,12 +155,25 @@ fuzz_target!(|data: &[u8]| {
     r.end().expect("end");
     r.drain_into(&mut out);
     assert_eq!(out, whole, "output depends on chunking");
-    assert_eq!(events.events(), whole_events.events(), "events depend on chunking");
+    assert_eq!(
+        events.events(),
+        whole_events.events(),
+        "events depend on chunking"
+    );
 
     if mode == Mode::ReportOnly {
         assert!(whole.is_empty(), "report-only writes nothing");
-        let frames = chunks(page, *seed).into_iter().map(Bytes::copy_from_slice).collect();
-        let mut body = RewriteBody::new(Frames(frames), plan(mode, granted), Coding::Identity, &Prelude::none(), Box::new(Recorder::default()));
+        let frames = chunks(page, *seed)
+            .into_iter()
+            .map(Bytes::copy_from_slice)
+            .collect();
+        let mut body = RewriteBody::new(
+            Frames(frames),
+            plan(mode, granted),
+            Coding::Identity,
+            &Prelude::none(),
+            Box::new(Recorder::default()),
+        );
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut passed = Vec::new();
         while let Poll::Ready(Some(f)) = Pin::new(&mut body).poll_frame(&mut cx) {
