@@ -1,6 +1,7 @@
 //! consentry: a reverse proxy that enforces cookie consent.
 
 pub mod admin;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -24,8 +24,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
-    CONTENT_TYPE, ETAG,
+    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
 };
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
@@ -135,39 +134,7 @@ pub fn prepare_head(headers: &mut HeaderMap) {
     if strong {
         headers.remove(ETAG);
     }
-    make_private(headers);
-}
-
-/// `Cache-Control: private` (replacing `public` and `s-maxage`), unless the response is already
-/// `private` or `no-store`.
-fn make_private(headers: &mut HeaderMap) {
-    let mut directives: Vec<String> = Vec::new();
-    for v in headers.get_all(CACHE_CONTROL) {
-        for d in String::from_utf8_lossy(v.as_bytes()).split(',') {
-            let d = d.trim();
-            if !d.is_empty() {
-                directives.push(d.to_string());
-            }
-        }
-    }
-    let name = |d: &str| {
-        d.split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    };
-    if directives
-        .iter()
-        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
-    {
-        return;
-    }
-    directives.retain(|d| !matches!(name(d).as_str(), "public" | "s-maxage"));
-    directives.push("private".into());
-    if let Ok(v) = HeaderValue::from_str(&directives.join(", ")) {
-        headers.insert(CACHE_CONTROL, v);
-    }
+    crate::cache::make_private(headers);
 }
 
 /// Compression level of re-encoded bodies: fast ones, as a web server compressing on the fly.
@@ -717,6 +684,7 @@ mod tests {
     use crate::page::tests::{full_page, plan_for};
     use crate::page::{IgnorePage, Recorder};
     use crate::policy::Mode;
+    use http::header::{HeaderValue, CACHE_CONTROL};
     use std::collections::VecDeque;
     use std::io::Read;
     use std::sync::atomic::{AtomicUsize, Ordering};

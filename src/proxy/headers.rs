@@ -5,9 +5,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, COOKIE, TE, UPGRADE, VIA,
-};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, COOKIE, TE, UPGRADE, VIA};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1, plus the legacy
 /// `Keep-Alive` and `Proxy-Connection`). Static names: removing by `HeaderName` skips parsing.
@@ -229,38 +227,6 @@ pub fn is_gpc(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
 }
 
-/// Marks a response so shared caches do not store it: `private` replaces `public` and
-/// `s-maxage`, unless the response is already `private` or `no-store`.
-pub fn make_private(headers: &mut HeaderMap) {
-    if !headers.contains_key(CACHE_CONTROL) {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-        return;
-    }
-    let name = |d: &[u8]| {
-        let n = d.split(|&b| b == b'=').next().unwrap_or(b"").trim_ascii();
-        String::from_utf8_lossy(n).to_ascii_lowercase()
-    };
-    let directives: Vec<&[u8]> = tokens(headers, &CACHE_CONTROL).collect();
-    if directives
-        .iter()
-        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
-    {
-        return;
-    }
-    let mut kept: Vec<u8> = Vec::new();
-    for d in directives {
-        if matches!(name(d).as_str(), "public" | "s-maxage") {
-            continue;
-        }
-        kept.extend_from_slice(d);
-        kept.extend_from_slice(b", ");
-    }
-    kept.extend_from_slice(b"private");
-    if let Ok(v) = HeaderValue::from_bytes(&kept) {
-        headers.insert(CACHE_CONTROL, v);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,22 +371,6 @@ mod tests {
             &asked,
             &map(&[("upgrade", "websocket, h2c")])
         ));
-    }
-
-    #[test]
-    fn private_replaces_public_and_s_maxage() {
-        let mut h = map(&[("cache-control", "public, max-age=600, s-maxage=3600")]);
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "max-age=600, private");
-        let mut h = HeaderMap::new();
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "private");
-        let mut h = map(&[("cache-control", "no-store")]);
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "no-store");
-        let mut h = map(&[("cache-control", "Private, max-age=0")]);
-        make_private(&mut h);
-        assert_eq!(h[CACHE_CONTROL], "Private, max-age=0");
     }
 
     #[test]

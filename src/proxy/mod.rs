@@ -493,7 +493,7 @@ fn respond(
         obs.stripped(name, *category);
     }
     if changed {
-        headers::make_private(headers);
+        crate::cache::make_private(headers);
     }
     if shared.debug_headers {
         for (name, list) in [
