@@ -150,6 +150,12 @@ impl PagePlan {
             .is_empty()
     }
 
+    /// The plan without the Consent Mode snippet: the client guard sends the default itself.
+    pub fn without_consent_mode(mut self) -> PagePlan {
+        self.consent_mode_js = None;
+        self
+    }
+
     /// The JavaScript of the Google Consent Mode v2 default call injected first in the page, when
     /// one is (for a Content-Security-Policy hash, say).
     pub fn consent_mode_js(&self) -> Option<&str> {

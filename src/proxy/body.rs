@@ -71,3 +71,43 @@ impl Body for RequestBody {
         self.inner.size_hint()
     }
 }
+
+/// The body of a response sent to a client: the upstream's, streamed; the upstream's page,
+/// rewritten as it streams; or a short local one.
+pub enum ResponseBody {
+    Upstream(super::upstream::UpstreamBody),
+    Page(Box<crate::page::body::RewriteBody<super::upstream::UpstreamBody>>),
+    Local(http_body_util::Full<Bytes>),
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ResponseBody::Upstream(b) => Pin::new(b).poll_frame(cx),
+            ResponseBody::Page(b) => Pin::new(&mut **b).poll_frame(cx),
+            ResponseBody::Local(b) => Pin::new(b).poll_frame(cx).map_err(|e| match e {}),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Upstream(b) => b.is_end_stream(),
+            ResponseBody::Page(b) => b.is_end_stream(),
+            ResponseBody::Local(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Upstream(b) => b.size_hint(),
+            ResponseBody::Page(b) => b.size_hint(),
+            ResponseBody::Local(b) => b.size_hint(),
+        }
+    }
+}

@@ -15,6 +15,7 @@
 pub mod body;
 pub mod error;
 pub mod headers;
+pub mod page;
 pub mod upstream;
 
 use std::borrow::Cow;
@@ -31,7 +32,7 @@ use http::header::{
     TRANSFER_ENCODING, UPGRADE,
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
-use http_body_util::{Either, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
@@ -45,8 +46,7 @@ use body::RequestBody;
 use error::ProxyError;
 use upstream::{UpstreamBody, UpstreamClient};
 
-/// The body of a response sent to a client: the upstream's, streamed, or a short local one.
-pub type ResponseBody = Either<UpstreamBody, Full<Bytes>>;
+pub use body::ResponseBody;
 
 /// Everything one configuration needs at request time. Swapped whole on reload; a request keeps
 /// the snapshot it started with.
@@ -56,6 +56,8 @@ pub struct Runtime {
     pub client: UpstreamClient,
     /// The TLS acceptor of `[tls]`, certificates loaded.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The page guard: HTML rewrite and the client guard's answers.
+    pub page: page::PageRuntime,
 }
 
 impl Runtime {
@@ -78,6 +80,7 @@ impl Runtime {
         };
         Ok(Runtime {
             policy_metrics: PolicyMetrics::new(metrics, &config.policy),
+            page: page::PageRuntime::new(&config, metrics),
             client,
             tls,
             config,
@@ -118,7 +121,7 @@ fn now_secs() -> i64 {
 
 /// A short local response.
 pub fn local_response(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
-    let mut r = Response::new(Either::Right(Full::new(Bytes::from_static(
+    let mut r = Response::new(ResponseBody::Local(Full::new(Bytes::from_static(
         text.as_bytes(),
     ))));
     *r.status_mut() = status;
@@ -185,9 +188,15 @@ async fn forward(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let target = validate(&req, &rt.config)?;
     let decision = decide(rt, &shared.metrics, req.headers(), &target);
+    if let Some(local) = rt
+        .page
+        .local_answer(req.method(), req.uri().path(), &decision.consent)
+    {
+        return Ok(local);
+    }
     let (up_req, upgrade) = upstream_request(&rt.config, req, &target, &decision, peer, https)?;
     let resp = send(rt, up_req).await?;
-    respond(shared, rt, resp, &decision, upgrade)
+    respond(shared, rt, resp, &target, &decision, upgrade)
 }
 
 /// Marks an HTTP/1.1 request that carried both `Transfer-Encoding` and `Content-Length`.
@@ -201,6 +210,8 @@ struct Target {
     host: Option<HeaderValue>,
     /// An HTTP/1.1 protocol switch (`Connection: upgrade` with `Upgrade`).
     upgrade: bool,
+    /// A `HEAD` request: its response has no body to rewrite.
+    head: bool,
 }
 
 /// Phase 1: refuses what must not be forwarded.
@@ -250,6 +261,7 @@ fn validate(req: &Request<Incoming>, config: &Config) -> Result<Target, ProxyErr
     Ok(Target {
         host,
         upgrade: req.version() == Version::HTTP_11 && headers::is_upgrade(h),
+        head: req.method() == Method::HEAD,
     })
 }
 
@@ -438,6 +450,7 @@ fn respond(
     shared: &Shared,
     rt: &Runtime,
     mut resp: Response<UpstreamBody>,
+    target: &Target,
     decision: &Decision,
     upgrade: Option<ClientUpgrade>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
@@ -516,8 +529,23 @@ fn respond(
         resp.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("upgrade"));
         tunnel(client, server);
+        return Ok(resp.map(ResponseBody::Upstream));
     }
-    Ok(resp.map(Either::Left))
+    // The body phase: the page guard on HTML pages.
+    let status = resp.status();
+    let has_body = !target.head
+        && !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED;
+    let (mut parts, body) = resp.into_parts();
+    let body = rt.page.body(
+        &rt.config,
+        &decision.consent,
+        has_body,
+        &mut parts.headers,
+        body,
+    );
+    Ok(Response::from_parts(parts, body))
 }
 
 /// Phase 6: relays the bytes of a switched connection both ways until either side closes.
