@@ -354,10 +354,12 @@ fn csp_report_uri() -> &'static str {
 
 impl Site {
     /// The main page for a visitor whose Cookie header is `cookie`.
-    fn page(&self, cookie: &str, csp: Csp) -> Response<TestBody> {
+    /// With `raw`, the page as the site itself serves it (the vendors' snippets as published,
+    /// no guard): what the proxy in front rewrites.
+    fn page(&self, cookie: &str, csp: Csp, raw: bool) -> Response<TestBody> {
         let consent = self.policy.decide(cookie, false);
         let all = self.policy.categories.all();
-        let rewrite = consent.allowed != all;
+        let rewrite = !raw && consent.allowed != all;
         let denied = |c: Option<&str>| {
             c.and_then(|c| self.policy.categories.lookup(c))
                 .is_some_and(|id| !consent.allowed.contains(id))
@@ -460,8 +462,9 @@ impl Site {
                 .unwrap()
         };
         match path {
-            "/" => self.page(cookie, Csp::None),
-            "/nonce" => self.page(cookie, Csp::Nonce),
+            "/" => self.page(cookie, Csp::None, false),
+            "/raw" => self.page(cookie, Csp::None, true),
+            "/nonce" => self.page(cookie, Csp::Nonce, false),
             "/hash" => self.small_page(Csp::Hash).0,
             "/self" => self.small_page(Csp::SelfOnly).0,
             "/own.js" => js(SMALL_OWN.to_string()),
@@ -530,6 +533,93 @@ async fn start_site() -> (SocketAddr, Arc<Site>) {
     })
     .await;
     (addr, site)
+}
+
+/// The site's unmodified page through the proxy: nothing reaches a vendor and no vendor cookie
+/// lands before consent; when the banner writes `consentry=analytics`, the analytics tags the
+/// proxy held start within 3 s without a reload, and advertising stays held. (The page's own
+/// inline scripts mention vendor URLs, so the proxy holds them too: they run once released.)
+async fn through_the_proxy(b: &Browser, proxy: SocketAddr, vendors: &Mutex<Vec<String>>) {
+    b.goto(&site_url(proxy, "/raw")).await.unwrap();
+    wait_until(b, "the page", "return document.readyState === 'complete';").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = seen(vendors);
+    assert!(
+        log.is_empty(),
+        "requests reached the vendors before consent: {log:#?}"
+    );
+    let jar = jar_names(b).await;
+    for c in ANALYTICS_COOKIES.iter().chain(ADVERTISING_COOKIES) {
+        assert!(!jar.iter().any(|n| n == c), "{c} before consent: {jar:?}");
+    }
+    let held = eval(
+        b,
+        "return document.querySelectorAll('script[type=\"text/plain\"][data-consentry-category]').length;",
+    )
+    .await;
+    assert!(held.as_u64().unwrap_or(0) >= 5, "held scripts: {held}");
+    eval(
+        b,
+        "window.__samePage = true; document.cookie = 'consentry=analytics; Path=/'; return true;",
+    )
+    .await;
+    let written = Instant::now();
+    loop {
+        let log = seen(vendors);
+        if any_of(&log, &["www.googletagmanager.com/gtag/js?id=G-"]) {
+            eprintln!(
+                "through the proxy: analytics requested {:?} after consent",
+                written.elapsed()
+            );
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(3),
+            "the analytics tags did not start within 3 s: {log:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = seen(vendors);
+    assert!(
+        !any_of(&log, ADVERTISING_HOSTS),
+        "advertising started: {log:#?}"
+    );
+    assert_eq!(
+        eval(b, "return window.__samePage === true;").await,
+        true,
+        "no reload"
+    );
+    let jar = jar_names(b).await;
+    assert!(jar.iter().any(|n| n == "_ga"), "{jar:?}");
+    for c in ADVERTISING_COOKIES {
+        assert!(
+            !jar.iter().any(|n| n == c),
+            "{c} after analytics consent: {jar:?}"
+        );
+    }
+}
+
+/// consentry in front of the test site, with the test's categories and script patterns.
+async fn proxy_in_front(site: SocketAddr) -> consentry::server::Running {
+    let mut text = CONFIG.replace(
+        "url = \"http://127.0.0.1:9\"",
+        &format!("url = \"http://{site}\""),
+    );
+    for category in ["analytics", "advertising"] {
+        let patterns: Vec<String> = SCRIPTS
+            .iter()
+            .filter(|(_, c)| *c == category)
+            .map(|(p, _)| format!("\"{p}\""))
+            .collect();
+        let header = format!("[categories.{category}]\n");
+        text = text.replace(
+            &header,
+            &format!("{header}scripts = [{}]\n", patterns.join(", ")),
+        );
+    }
+    text.push_str("\n[admin]\nlisten = \"\"\n");
+    proxy_with(&text, Default::default()).await
 }
 
 // ---- the vendors ----------------------------------------------------------------------------
@@ -1339,6 +1429,16 @@ async fn guard_in_a_real_browser() {
     cookie_precedence(&b, site_addr, &site.policy).await;
     cookie_store(&b, site_addr).await;
     b.close().await.unwrap();
+
+    // The same scenarios with the real proxy in front of the site's unmodified page: its rewrite,
+    // its guard injection and its consent endpoint.
+    let proxy = proxy_in_front(site_addr).await;
+    let proxied = proxy.http.unwrap();
+    vendors.lock().unwrap().clear();
+    let b = driver.browser(&browser_args(proxied, vendor_addr)).await;
+    through_the_proxy(&b, proxied, &vendors).await;
+    b.close().await.unwrap();
+    proxy.drain().await;
 
     drop(driver);
     eprintln!("guard browser suite took {:?}", started.elapsed());
