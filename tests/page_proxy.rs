@@ -177,6 +177,12 @@ async fn pages_are_rewritten_in_every_coding() {
         ) >= 5.0,
         "{m}"
     );
+    let (_, status) = admin_get(&client(), p.admin.unwrap(), "/").await;
+    assert!(
+        status.contains("Page elements held back per category"),
+        "{status}"
+    );
+    assert!(status.contains("facebook.com/tr"), "{status}");
     p.drain().await;
 }
 

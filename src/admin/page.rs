@@ -56,6 +56,7 @@ pub fn render(metrics: &Metrics, draining: bool) -> String {
     let deletions = metrics.samples("consentry_cookie_deletions_total");
     let requests = metrics.samples("consentry_http_requests_total");
     let consent = metrics.samples("consentry_consent_total");
+    let page = metrics.samples("consentry_page_elements_blocked_total");
     // A fold from +0.0: `sum` of no samples is -0.0, which would print as "-0".
     let total = |s: &[(Vec<(String, String)>, f64)]| s.iter().fold(0.0, |acc, (_, v)| acc + v);
 
@@ -103,6 +104,28 @@ pub fn render(metrics: &Metrics, draining: bool) -> String {
             "Would block per category (report-only)",
             &by_label(&would, "category"),
             "would",
+        );
+    }
+    if total(&page) > 0.0 {
+        bars(
+            &mut html,
+            "Page elements held back per category",
+            &by_label(&page, "category"),
+            "blocked",
+        );
+        bars(
+            &mut html,
+            "Page elements held back per element",
+            &by_label(&page, "element"),
+            "blocked",
+        );
+        let mut page_rules = by_label(&page, "rule");
+        page_rules.truncate(30);
+        bars(
+            &mut html,
+            "Page elements held back per script pattern (top 30)",
+            &page_rules,
+            "blocked",
         );
     }
     bars(
