@@ -22,6 +22,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use super::csp::{GuardForm, Placement};
+use super::ConsentModeMap;
 use crate::policy::categories::{CategoryId, CategorySet};
 use crate::policy::consent::Consent;
 use crate::policy::{glob, Policy};
@@ -48,16 +49,6 @@ pub const GUARD_CONTENT_TYPE: &str = "text/javascript; charset=utf-8";
 
 /// The `id` of the data block the guard reads.
 pub const DATA_ID: &str = "consentry-guard-data";
-
-/// The Google Consent Mode v2 keys and the categories they follow by default.
-pub const CONSENT_MODE_DEFAULTS: &[(&str, &str)] = &[
-    ("ad_storage", "advertising"),
-    ("ad_user_data", "advertising"),
-    ("ad_personalization", "advertising"),
-    ("analytics_storage", "analytics"),
-    ("functionality_storage", "functional"),
-    ("personalization_storage", "functional"),
-];
 
 static DIGEST: LazyLock<ring::digest::Digest> =
     LazyLock::new(|| ring::digest::digest(&ring::digest::SHA256, GUARD_JS.as_bytes()));
@@ -87,30 +78,6 @@ pub fn guard_hash() -> &'static str {
 /// SHA-256>.js`.
 pub fn guard_path() -> &'static str {
     &PATH
-}
-
-/// Which Consent Mode keys follow which category (`[page.google_consent_mode]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsentModeMap {
-    entries: Vec<(Box<str>, Box<str>)>,
-}
-
-impl ConsentModeMap {
-    /// `(Consent Mode key, category name)` pairs, in the order they are sent.
-    pub fn new<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> ConsentModeMap {
-        ConsentModeMap {
-            entries: entries
-                .into_iter()
-                .map(|(k, c)| (k.into(), c.into()))
-                .collect(),
-        }
-    }
-}
-
-impl Default for ConsentModeMap {
-    fn default() -> ConsentModeMap {
-        ConsentModeMap::new(CONSENT_MODE_DEFAULTS.iter().copied())
-    }
 }
 
 /// One pattern with its category and the categories it outranks somewhere.
@@ -198,12 +165,12 @@ impl Guard {
             consent_cookies: policy.consent_cookies().to_vec(),
             consent_mode: None,
         };
-        guard.set_consent_mode(Some(&ConsentModeMap::default()));
+        guard.set_consent_mode(Some(&ConsentModeMap::defaults(&policy.categories)));
         guard
     }
 
-    /// Replaces the Consent Mode map; `None` sends no Consent Mode at all. Keys whose category
-    /// the policy does not have are left out.
+    /// Replaces the Consent Mode map (`[page.google_consent_mode]`); `None` sends no Consent
+    /// Mode at all.
     pub fn with_consent_mode(mut self, map: Option<&ConsentModeMap>) -> Guard {
         self.set_consent_mode(map);
         self
@@ -211,12 +178,9 @@ impl Guard {
 
     fn set_consent_mode(&mut self, map: Option<&ConsentModeMap>) {
         self.consent_mode = map.map(|m| {
-            m.entries
+            m.entries()
                 .iter()
-                .filter_map(|(k, c)| {
-                    let id = self.categories.iter().position(|n| n == c)?;
-                    Some((k.clone(), CategoryId(id as u8)))
-                })
+                .map(|&(signal, category)| (signal.into(), category))
                 .collect()
         });
     }
@@ -705,23 +669,15 @@ mod tests {
     fn consent_mode_follows_its_map() {
         let p = policy();
         let consent = p.decide("consentry=functional", false);
-        let guard = Arc::new(
-            Guard::new(&p, &[]).with_consent_mode(Some(&ConsentModeMap::new([
-                ("analytics_storage", "analytics"),
-                ("functionality_storage", "functional"),
-                ("security_storage", "essential"),
-                ("ad_storage", "marketing"),
-            ]))),
-        );
-        assert_eq!(
-            guard.data(&consent).consent_mode(),
-            Some(vec![
-                ("analytics_storage", false),
-                ("functionality_storage", true),
-                ("security_storage", true)
-            ]),
-            "keys of categories the policy does not have are left out"
-        );
+        let map =
+            ConsentModeMap::with_overrides(&p.categories, [("analytics_storage", "functional")])
+                .unwrap();
+        let guard = Arc::new(Guard::new(&p, &[]).with_consent_mode(Some(&map)));
+        let data = guard.data(&consent);
+        let mode = data.consent_mode().unwrap();
+        assert!(mode.contains(&("analytics_storage", true)), "{mode:?}");
+        assert!(mode.contains(&("functionality_storage", true)), "{mode:?}");
+        assert!(mode.contains(&("ad_storage", false)), "{mode:?}");
         let off = Arc::new(Guard::new(&p, &[]).with_consent_mode(None));
         assert!(json(&off.data(&consent)).get("g").is_none());
     }

@@ -40,14 +40,7 @@ impl PageRuntime {
                 .iter()
                 .map(|r| (&*r.pattern, policy.categories.name(r.category)))
                 .collect();
-            let map = page.consent_mode.as_ref().map(|m| {
-                guard::ConsentModeMap::new(
-                    m.entries()
-                        .iter()
-                        .map(|&(signal, c)| (signal, policy.categories.name(c))),
-                )
-            });
-            Arc::new(Guard::new(policy, &scripts).with_consent_mode(map.as_ref()))
+            Arc::new(Guard::new(policy, &scripts).with_consent_mode(page.consent_mode.as_ref()))
         });
         PageRuntime {
             guard,
