@@ -733,6 +733,19 @@ async fn demo(b: &Browser) {
         texts(b, "#guard-list .chip-held").await.is_empty(),
         "nothing is held back after Accept all"
     );
+    let started = texts(b, "#guard-list .chip-released").await;
+    assert!(
+        started.iter().any(|t| t.contains("/gtag/js")),
+        "the panel shows the released tags: {started:?}"
+    );
+    b.execute(
+        "document.getElementById('guard-card').scrollIntoView({block: 'center', behavior: 'instant'});\
+         return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let shot_guard = save_screenshot(b, "demo-guard-released.png").await;
     let j = jar(b).await;
     let mut expected = essential.clone();
     expected.extend(classified_optional.iter().cloned());
@@ -775,7 +788,13 @@ async fn demo(b: &Browser) {
         "one bar per row of Blocked per category"
     );
     let shot_admin = save_screenshot(b, "admin-status.png").await;
-    for p in [shot_banner, shot_rejected, shot_accepted, shot_admin] {
+    for p in [
+        shot_banner,
+        shot_rejected,
+        shot_accepted,
+        shot_guard,
+        shot_admin,
+    ] {
         eprintln!("screenshot: {}", p.display());
     }
     demo.stop().await;

@@ -254,19 +254,30 @@
     return what;
   }
 
-  let released = 0;
+  // What was held back when last seen, shown as started once the guard released it.
+  let lastHeld = [];
   async function renderGuard() {
     const held = heldBack().map((el) => ({
       text: `${describeElement(el)} · ${el.getAttribute('data-consentry-category') || 'held'}`,
       className: 'chip-held',
       title: 'Neutralised by consentry until you consent to this category',
     }));
-    if (held.length === 0 && document.documentElement.dataset.demoAccepted) released = 1;
-    renderChips(
-      $('#guard-list'),
-      held,
-      released ? 'Released: the trackers started when you accepted' : 'Nothing held back on this page',
-    );
+    if (held.length > 0) {
+      lastHeld = held;
+      renderChips($('#guard-list'), held, '');
+    } else if (lastHeld.length > 0 && document.documentElement.dataset.demoAccepted) {
+      renderChips(
+        $('#guard-list'),
+        lastHeld.map((item) => ({
+          text: `${item.text} · started`,
+          className: 'chip-released',
+          title: 'Released by the page guard when you accepted, without a reload',
+        })),
+        '',
+      );
+    } else {
+      renderChips($('#guard-list'), [], 'Nothing held back on this page');
+    }
     const vendor = meta('consentry-vendor');
     if (!vendor) return;
     try {
