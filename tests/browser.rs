@@ -627,10 +627,32 @@ async fn demo(b: &Browser) {
     let banner = b.find(Locator::Id("cookie-banner")).await.unwrap();
     assert!(banner.is_displayed().await.unwrap(), "the banner is shown");
     let shot_banner = save_screenshot(b, "demo-banner.png").await;
+    // Undecided: the page guard held the vendor tags back, so the vendor stand-ins got nothing
+    // and wrote no cookie.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        demo.vendor_hits.total(),
+        0,
+        "5. demo: no vendor hit before consent"
+    );
+    let j = names(&jar(b).await);
+    assert!(
+        !j.contains("_ga") && !j.contains("_fbp"),
+        "5. demo: no tracker cookie before consent: {j:?}"
+    );
+    let held = texts(b, "#guard-list .chip-held").await;
+    // The gtag loader is neutralised by the proxy; the Meta loader builds its script in code
+    // (its URL names no dotted host), so the guard holds that one back when it is created.
+    for what in ["/gtag/js · analytics", "/fbevents.js · advertising"] {
+        assert!(
+            held.iter().any(|t| t.contains(what)),
+            "the panel's held-back list has {what}: {held:?}"
+        );
+    }
 
     // Reject all: only essential cookies (and the consent cookie) are in the jar; the panel
-    // lists what the proxy blocked, and `_gat`, which the page script sets on every load, was
-    // expired by the panel's own request.
+    // lists what the proxy blocked. `_gat`, which the page script writes on every load, is
+    // dropped in the browser by the page guard.
     click_and_wait_reload(b, "#cookie-banner [data-consent=\"none\"]").await;
     wait_for_panel(b).await;
     let j = names(&jar(b).await);
@@ -642,30 +664,93 @@ async fn demo(b: &Browser) {
     should_block.extend(unclassified.iter().cloned());
     should_block.remove(consentry::demo::SCRIPT_COOKIE.name);
     assert_eq!(blocked, should_block, "the panel's blocked list");
-    let deleted = texts(b, "#deleted-list .chip").await;
-    assert!(
-        deleted
-            .iter()
-            .any(|n| n == consentry::demo::SCRIPT_COOKIE.name),
-        "the panel's deleted list: {deleted:?}"
+    assert_eq!(
+        demo.vendor_hits.total(),
+        0,
+        "5. demo: no vendor hit after Reject all"
     );
     scroll_to_panel(b).await;
     let shot_rejected = save_screenshot(b, "demo-rejected.png").await;
 
-    // Accept all, from the banner reopened by "Cookie settings": every classified cookie
-    // arrives; the unclassified one stays blocked (unclassified = deny).
+    // Accept all, from the banner reopened by "Cookie settings", without a reload: the guard
+    // releases the vendor tags within 3 s (they write `_ga`, `_ga_DEMO` and `_fbp` and hit the
+    // vendor origin), then the panel's own request brings every classified cookie; the
+    // unclassified one stays blocked (unclassified = deny).
     b.find(Locator::Css(".nav [data-open-settings]"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    click_and_wait_reload(b, "#cookie-banner [data-consent=\"all\"]").await;
-    wait_for_panel(b).await;
+    b.execute("window.__consentryOldPage = true; return true;", vec![])
+        .await
+        .unwrap();
+    let clicked = Instant::now();
+    b.find(Locator::Css("#cookie-banner [data-consent=\"all\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    loop {
+        let j = names(&jar(b).await);
+        if demo.vendor_hits.total() > 0 && j.contains("_ga_DEMO") && j.contains("_ga") {
+            break;
+        }
+        assert!(
+            clicked.elapsed() < Duration::from_secs(3),
+            "5. demo: the trackers did not start within 3 s of Accept all: hits {:?}, jar {j:?}",
+            demo.vendor_hits.by_path()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "demo: trackers released {:?} after Accept all: {:?}",
+        clicked.elapsed(),
+        demo.vendor_hits.by_path()
+    );
+    wait_until(
+        b,
+        "the panel's refresh after Accept all",
+        "return document.documentElement.dataset.demoAccepted === 'done';",
+    )
+    .await;
+    assert_eq!(
+        b.execute("return window.__consentryOldPage === true;", vec![])
+            .await
+            .unwrap(),
+        Value::Bool(true),
+        "Accept all does not reload the page"
+    );
+    let hits = demo.vendor_hits.by_path();
+    for path in ["/gtag/js", "/collect", "/fbevents.js", "/tr"] {
+        assert!(
+            hits.contains_key(path),
+            "the vendor origin got no {path}: {hits:?}"
+        );
+    }
+    assert!(
+        texts(b, "#guard-list .chip-held").await.is_empty(),
+        "nothing is held back after Accept all"
+    );
+    let started = texts(b, "#guard-list .chip-released").await;
+    assert!(
+        started.iter().any(|t| t.contains("/gtag/js")),
+        "the panel shows the released tags: {started:?}"
+    );
+    b.execute(
+        "document.getElementById('guard-card').scrollIntoView({block: 'center', behavior: 'instant'});\
+         return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let shot_guard = save_screenshot(b, "demo-guard-released.png").await;
     let j = jar(b).await;
     let mut expected = essential.clone();
     expected.extend(classified_optional.iter().cloned());
     expected.insert("consentry".into());
+    expected.insert("_ga_DEMO".into());
     assert_eq!(
         names(&j),
         expected,
@@ -703,7 +788,13 @@ async fn demo(b: &Browser) {
         "one bar per row of Blocked per category"
     );
     let shot_admin = save_screenshot(b, "admin-status.png").await;
-    for p in [shot_banner, shot_rejected, shot_accepted, shot_admin] {
+    for p in [
+        shot_banner,
+        shot_rejected,
+        shot_accepted,
+        shot_guard,
+        shot_admin,
+    ] {
         eprintln!("screenshot: {}", p.display());
     }
     demo.stop().await;

@@ -170,6 +170,9 @@ pub struct SiteOptions {
     /// Base URL of the proxy's admin listener (e.g. `http://127.0.0.1:9090`), linked from the
     /// page for the status page and metrics. Empty hides the links.
     pub admin_url: String,
+    /// Port of the vendor stand-ins' origin, which the pages address as `http://localhost:PORT`
+    /// (see [`super::launch`]).
+    pub vendor_port: u16,
 }
 
 /// The domain the site sets parent-domain cookies on for a request `Host`: the registrable
@@ -242,8 +245,73 @@ const APP_JS_VERSION: u64 = fnv1a(APP_JS.as_bytes());
 const ICON_VERSION: u64 = fnv1a(ICON_SVG.as_bytes());
 
 const HTML: &str = "text/html; charset=utf-8";
+/// The policy of error pages.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The vendors' published snippets, as the shop pages carry them in `<head>`, pointing at the
+/// vendor stand-ins' `{{origin}}`: the GA4 gtag snippet, then the Meta Pixel loader with its
+/// `<noscript>` pixel.
+const GTAG_LOADER: &str = "<script async src=\"{{origin}}/gtag/js?id=G-DEMO\"></script>";
+const GTAG_INLINE: &str = "
+  window.dataLayer = window.dataLayer || [];
+  function gtag(){dataLayer.push(arguments);}
+  gtag('js', new Date());
+
+  gtag('config', 'G-DEMO');
+";
+const META_PIXEL_INLINE: &str = "
+!function(f,b,e,v,n,t,s)
+{if(f.fbq)return;n=f.fbq=function(){n.callMethod?
+n.callMethod.apply(n,arguments):n.queue.push(arguments)};
+if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';
+n.queue=[];t=b.createElement(e);t.async=!0;
+t.src=v;s=b.getElementsByTagName(e)[0];
+s.parentNode.insertBefore(t,s)}(window, document,'script',
+'{{origin}}/fbevents.js');
+fbq('init', 'DEMO');
+fbq('track', 'PageView');
+";
+const META_PIXEL_NOSCRIPT: &str = "<noscript><img height=\"1\" width=\"1\" alt=\"\" \
+     src=\"{{origin}}/tr?id=DEMO&amp;ev=PageView&amp;noscript=1\"></noscript>";
+
+/// The vendor snippets for `origin` and the texts of their inline scripts (for the CSP hashes).
+fn vendor_tags(origin: &str) -> (String, [String; 2]) {
+    let inline = [
+        GTAG_INLINE.replace("{{origin}}", origin),
+        META_PIXEL_INLINE.replace("{{origin}}", origin),
+    ];
+    let html = format!(
+        "<!-- Google tag (gtag.js) -->\n{}\n<script>{}</script>\n\
+         <!-- Meta Pixel Code -->\n<script>{}</script>\n{}\n<!-- End Meta Pixel Code -->",
+        GTAG_LOADER.replace("{{origin}}", origin),
+        inline[0],
+        inline[1],
+        META_PIXEL_NOSCRIPT.replace("{{origin}}", origin),
+    );
+    (html, inline)
+}
+
+/// The policy of the shop pages: scripts, images and beacons of the vendor origin, and the
+/// vendor snippets' inline scripts by hash.
+fn page_csp(vendor: &str, inline: &[String]) -> String {
+    use base64::Engine as _;
+    let hashes: String = inline
+        .iter()
+        .map(|text| {
+            let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+            format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+            )
+        })
+        .collect();
+    format!(
+        "default-src 'self'; img-src 'self' data: {vendor}; style-src 'self'; \
+         script-src 'self' {vendor}{hashes}; connect-src 'self' {vendor}; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -270,8 +338,13 @@ pub(crate) fn respond<B>(req: &Request<B>, opts: &SiteOptions) -> Response<Full<
             } else {
                 Page::Home
             };
-            let body = render_page(main, host.as_deref(), opts);
+            let vendor = super::launch::vendor_origin(opts.vendor_port);
+            let (tags, inline) = vendor_tags(&vendor);
+            let body = render_page(main, host.as_deref(), opts, &vendor, &tags);
             let mut res = html(StatusCode::OK, body, head);
+            if let Ok(v) = HeaderValue::from_str(&page_csp(&vendor, &inline)) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
             for line in set_cookie_lines(host.as_deref()) {
                 if let Ok(v) = HeaderValue::from_str(&line) {
                     res.headers_mut().append(header::SET_COOKIE, v);
@@ -316,7 +389,13 @@ enum Page {
     Product,
 }
 
-fn render_page(page: Page, host: Option<&str>, opts: &SiteOptions) -> String {
+fn render_page(
+    page: Page,
+    host: Option<&str>,
+    opts: &SiteOptions,
+    vendor: &str,
+    vendor_tags: &str,
+) -> String {
     let (title, main) = match page {
         Page::Home => ("Helpdesk Supply: gear for support teams", HOME_HTML),
         Page::Product => ("Halo Pro headset · Helpdesk Supply", PRODUCT_HTML),
@@ -340,6 +419,8 @@ fn render_page(page: Page, host: Option<&str>, opts: &SiteOptions) -> String {
             &escape(opts.admin_url.trim_end_matches('/')),
         )
         .replace("{{cookie_domain}}", &escape(&cookie_domain))
+        .replace("{{vendor_origin}}", &escape(vendor))
+        .replace("{{vendor_tags}}", vendor_tags)
         .replace("{{script_cookie}}", &escape(SCRIPT_COOKIE.line))
         .replace("{{cookie_rows}}", &cookie_rows())
         .replace("{{server_cookie_count}}", &server_cookies)

@@ -1,5 +1,6 @@
 // Helpdesk Supply, the consentry demo shop: the consent banner and the live inspector panel.
-// No frameworks, no network besides one same-origin request for this very page.
+// No frameworks, no network besides one same-origin request for this very page and the hit
+// counter of the vendor stand-ins.
 'use strict';
 
 (() => {
@@ -77,10 +78,32 @@
     banner.hidden = true;
   }
 
-  // Writes the native consent cookie and reloads, so the next response is filtered with it.
+  // Writes the native consent cookie. "Accept all" needs no reload: the page guard releases the
+  // trackers it held back, and the panel refreshes itself. Any other choice reloads, so the next
+  // response is filtered with it.
   function saveConsent(value) {
     document.cookie = `${CONSENT_COOKIE}=${value}; Path=/; Max-Age=${ONE_YEAR}; SameSite=Lax`;
-    location.reload();
+    if (value !== 'all') {
+      location.reload();
+      return;
+    }
+    closeBanner();
+    afterAccept();
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // After "Accept all": wait (3 s at most) until the guard has released what it held back, then
+  // write the script cookie again and refresh the panel.
+  async function afterAccept() {
+    document.documentElement.dataset.demoAccepted = 'pending';
+    $('#consent-value').textContent = describeConsent(currentConsent());
+    const deadline = Date.now() + 3000;
+    while (heldBack().length > 0 && Date.now() < deadline) await sleep(100);
+    setScriptCookie();
+    await renderGuard();
+    await inspect();
+    document.documentElement.dataset.demoAccepted = 'done';
   }
 
   for (const button of $$('[data-consent]')) {
@@ -202,6 +225,73 @@
     $('#admin-unclassified').href = `${base}/unclassified`;
   }
 
+  // ---- Page guard card ----------------------------------------------------------------------
+
+  // The elements the proxy neutralised or the guard held back, still waiting in the document.
+  const heldBack = () =>
+    $$('[data-consentry-category], [data-consentry-src], [data-consentry-href]').filter(
+      (el) => el.id !== 'consentry-guard-data',
+    );
+
+  function describeElement(el) {
+    const tag = el.tagName.toLowerCase();
+    const url =
+      el.getAttribute('src') ||
+      el.getAttribute('data-consentry-src') ||
+      el.getAttribute('data-consentry-href') ||
+      '';
+    let what = `<${tag}>`;
+    if (url) {
+      try {
+        const u = new URL(url, location.href);
+        what += ` ${u.pathname}`;
+      } catch (_) {
+        what += ` ${url}`;
+      }
+    } else if (tag === 'script') {
+      what += ' inline';
+    }
+    return what;
+  }
+
+  // What was held back when last seen, shown as started once the guard released it.
+  let lastHeld = [];
+  async function renderGuard() {
+    const held = heldBack().map((el) => ({
+      text: `${describeElement(el)} · ${el.getAttribute('data-consentry-category') || 'held'}`,
+      className: 'chip-held',
+      title: 'Neutralised by consentry until you consent to this category',
+    }));
+    if (held.length > 0) {
+      lastHeld = held;
+      renderChips($('#guard-list'), held, '');
+    } else if (lastHeld.length > 0 && document.documentElement.dataset.demoAccepted) {
+      renderChips(
+        $('#guard-list'),
+        lastHeld.map((item) => ({
+          text: `${item.text} · started`,
+          className: 'chip-released',
+          title: 'Released by the page guard when you accepted, without a reload',
+        })),
+        '',
+      );
+    } else {
+      renderChips($('#guard-list'), [], 'Nothing held back on this page');
+    }
+    const vendor = meta('consentry-vendor');
+    if (!vendor) return;
+    try {
+      const response = await fetch(`${vendor}/hits`, { cache: 'no-store' });
+      const hits = await response.json();
+      const paths = Object.entries(hits.paths || {})
+        .map(([path, n]) => `${path} ×${n}`)
+        .join(', ');
+      $('#vendor-hits').textContent = paths ? `${hits.total} (${paths})` : '0';
+    } catch (error) {
+      $('#vendor-hits').textContent = `unavailable (${error.message})`;
+    }
+  }
+
   async function inspect() {
     $('#consent-value').textContent = describeConsent(currentConsent());
     renderAdminLinks();
@@ -256,4 +346,6 @@
   setScriptCookie();
   if (currentConsent() === null) openBanner();
   inspect();
+  renderGuard();
+  setInterval(renderGuard, 1000);
 })();

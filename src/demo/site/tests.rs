@@ -6,6 +6,7 @@ use hyper_util::rt::TokioIo;
 fn opts() -> SiteOptions {
     SiteOptions {
         admin_url: "http://127.0.0.1:9090".to_owned(),
+        vendor_port: 4711,
     }
 }
 
@@ -185,12 +186,19 @@ async fn page_has_banner_panel_and_admin_meta() {
     assert!(text.contains("/assets/app.js?v="));
     assert!(text.contains("/assets/app.css?v="));
 
-    // No external resources: every src/href is local or a fragment.
+    assert!(text.contains(r#"id="guard-list""#));
+    assert!(text.contains(r#"id="vendor-hits""#));
+
+    // No external resources besides the vendor stand-ins' loopback origin: every src/href is
+    // local, a fragment, or on that origin.
     for attr in ["src=\"", "href=\""] {
         for part in text.split(attr).skip(1) {
             let url = part.split('"').next().unwrap();
             assert!(
-                url.starts_with('/') || url.starts_with('#') || url.is_empty(),
+                url.starts_with('/')
+                    || url.starts_with('#')
+                    || url.is_empty()
+                    || url.starts_with("http://localhost:4711/"),
                 "external {attr}{url}"
             );
         }
@@ -204,6 +212,7 @@ async fn admin_url_is_escaped_and_optional() {
         &req,
         &SiteOptions {
             admin_url: "http://x/\"><script>".to_owned(),
+            ..SiteOptions::default()
         },
     );
     let text = body(res).await;
@@ -344,4 +353,55 @@ async fn serves_over_tcp_and_shuts_down() {
         .unwrap()
         .unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn pages_carry_the_vendor_snippets_and_a_csp_that_allows_them() {
+    let res = get("/", "127.0.0.1:8080");
+    let csp = hv(&res, "content-security-policy").to_owned();
+    let text = body(res).await;
+    let vendor = "http://localhost:4711";
+    assert!(text.contains(&format!(
+        r#"<script async src="{vendor}/gtag/js?id=G-DEMO"></script>"#
+    )));
+    assert!(text.contains("gtag('config', 'G-DEMO');"));
+    assert!(text.contains(&format!("'{vendor}/fbevents.js');")));
+    assert!(text.contains(&format!(
+        r#"<noscript><img height="1" width="1" alt="" src="{vendor}/tr?id=DEMO"#
+    )));
+    assert!(text.contains(&format!(
+        r#"<meta name="consentry-vendor" content="{vendor}">"#
+    )));
+    assert!(!text.contains("{{"), "every placeholder is filled");
+    let directive = |name: &str| -> Vec<String> {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {csp}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    };
+    let scripts = directive("script-src");
+    assert!(scripts.contains(&"'self'".to_owned()), "{csp}");
+    assert!(scripts.contains(&vendor.to_owned()), "{csp}");
+    assert!(!scripts.iter().any(|s| s == "'unsafe-inline'"), "{csp}");
+    // Every inline script of the page is allowed by its hash, and nothing else inline.
+    use base64::Engine as _;
+    let mut inline = 0;
+    for part in text.split("<script>").skip(1) {
+        let code = &part[..part.find("</script>").unwrap()];
+        let digest = ring::digest::digest(&ring::digest::SHA256, code.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        assert!(scripts.contains(&format!("'sha256-{hash}'")), "{code}");
+        inline += 1;
+    }
+    assert_eq!(inline, 2);
+    assert_eq!(scripts.len(), 2 + inline, "{csp}");
+    assert!(directive("img-src").contains(&vendor.to_owned()));
+    assert_eq!(directive("connect-src"), ["'self'", vendor]);
+    // Error pages keep the strict policy.
+    let res = get("/nope", "127.0.0.1:8080");
+    assert_eq!(hv(&res, "content-security-policy"), CSP);
 }
