@@ -195,7 +195,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(reported, kept, "kept lines differ");
     let unchanged =
         kept.len() == valid.len() && kept.iter().zip(&valid).all(|(k, v)| *k == v.as_bytes());
-    assert_eq!(changed, !unchanged);
+    // Changed means removed or replaced; a replacement may happen to repeat the line's bytes.
+    assert!(changed || unchanged, "lines changed without being reported");
     assert_eq!(e.deletions, cleanup, "deletions differ");
     assert_eq!(e.deletions, seen.deletions);
     assert_eq!(

@@ -36,30 +36,46 @@ fuzz_target!(|line: &[u8]| {
     other.extend_from_slice(&line[pair_end..]);
     assert_eq!(set_cookie::expiry(&other), expiry);
 
-    // `is_deletion` agrees with `expiry`, at any time.
+    // Chromium's reading too depends on the attributes only.
+    let chromium = set_cookie::chromium_expiry(line);
+    assert_eq!(set_cookie::chromium_expiry(&other), chromium);
+
+    // `is_deletion` is the RFC's reading and Chromium's agreeing, at any time.
+    let expired = |e: Expiry, now: i64| match e {
+        Expiry::Session => false,
+        Expiry::MaxAge(m) => m <= 0,
+        Expiry::Expires(t) => t <= now,
+    };
     for now in [i64::MIN, -1, 0, NOW, i64::MAX] {
-        let expected = match expiry {
-            Expiry::Session => false,
-            Expiry::MaxAge(m) => m <= 0,
-            Expiry::Expires(t) => t <= now,
-        };
-        assert_eq!(set_cookie::is_deletion(line, now), expected, "now {now}");
+        assert_eq!(
+            set_cookie::is_deletion(line, now),
+            expired(expiry, now) && expired(chromium, now),
+            "now {now}"
+        );
     }
-    match expiry {
-        Expiry::Session => assert!(!set_cookie::is_deletion(line, i64::MAX)),
-        Expiry::MaxAge(_) => {
-            // Max-Age does not depend on the clock.
-            assert_eq!(
-                set_cookie::is_deletion(line, i64::MIN),
-                set_cookie::is_deletion(line, i64::MAX)
-            );
-        }
-        Expiry::Expires(t) => {
-            // Within the range of cookie dates: 1601-01-01 to 9999-12-31.
-            assert!(
-                (-11_644_473_600..=253_402_300_799).contains(&t),
-                "expires {t}"
-            );
+    if expiry == Expiry::Session || chromium == Expiry::Session {
+        assert!(!set_cookie::is_deletion(line, i64::MAX));
+    }
+    if let Expiry::Expires(t) = expiry {
+        // Within the range of cookie dates: 1601-01-01 to 9999-12-31.
+        assert!(
+            (-11_644_473_600..=253_402_300_799).contains(&t),
+            "expires {t}"
+        );
+    }
+    if let Expiry::Expires(t) = chromium {
+        // Chromium's years have up to five digits (two-digit ones in 1970-2069).
+        assert!(
+            (-62_200_000_000..=3_093_600_000_000).contains(&t),
+            "expires {t}"
+        );
+    }
+    // A deleting line of a cookie with a name can be replaced by the proxy's own deletion,
+    // which deletes in every browser.
+    if set_cookie::is_deletion(line, NOW) {
+        if let Some(own) = set_cookie::own_deletion(line) {
+            assert!(set_cookie::is_deletion(own.as_bytes(), NOW), "{own:?}");
+            assert_eq!(set_cookie::stored_name(own.as_bytes()), stored);
         }
     }
     if line[pair_end..].is_empty() {
