@@ -125,22 +125,7 @@ async fn blocked_cookies_do_not_escape_as_deletions() {
 /// A TLS upstream speaking h2 only, answering 400 (as nginx does) to a request carrying both
 /// `:authority` and a `host` field, and echoing the authority it got.
 async fn h2_upstream(ca: &TestCa) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let (cert, key, _) = ca.leaf("h2-upstream", &["127.0.0.1"]);
-    let acceptor = {
-        use rustls::pki_types::pem::PemObject;
-        let chain = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
-        let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        c.alpn_protocols = vec![b"h2".to_vec()];
-        tokio_rustls::TlsAcceptor::from(Arc::new(c))
-    };
+    let acceptor = ca.acceptor("h2-upstream", &["127.0.0.1"], &[b"h2"]);
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = l.local_addr().unwrap();

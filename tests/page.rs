@@ -1,23 +1,11 @@
 //! The page guard from the command line: `consentry explain --html` and `consentry check`, on the
 //! shipped configuration with the tracker catalogue.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_consentry");
-
-fn consentry(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::process::consentry;
 
 fn zendesk() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -143,23 +143,7 @@ async fn h2c_with_prior_knowledge() {
 #[tokio::test]
 async fn https_upstream_with_a_private_ca_speaks_h2() {
     let ca = TestCa::new("upstream");
-    let (cert, key, _) = ca.leaf("upstream", &["127.0.0.1"]);
-    // A TLS upstream offering h2 and http/1.1.
-    let acceptor = {
-        use rustls::pki_types::pem::PemObject;
-        let chain = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
-        let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        tokio_rustls::TlsAcceptor::from(Arc::new(c))
-    };
+    let acceptor = ca.acceptor("upstream", &["127.0.0.1"], &[b"h2", b"http/1.1"]);
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = l.local_addr().unwrap();
     tokio::spawn(async move {

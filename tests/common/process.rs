@@ -1,4 +1,5 @@
-//! `consentry run` as a child process, with the addresses it logged (JSON logs).
+//! The `consentry` binary as a child process: one-shot commands, and `consentry run` with the
+//! addresses it logged (JSON logs).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -7,6 +8,20 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// Runs `consentry ARGS` to its end with no standard input: (exit code, stdout, stderr).
+pub fn consentry(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 /// A running `consentry run` child, with the addresses it logged.
 pub struct Proc {

@@ -64,6 +64,29 @@ impl TestCa {
         Arc::new(c)
     }
 
+    /// A TLS acceptor serving a leaf for `names`, offering `alpn`.
+    pub fn acceptor(
+        &self,
+        file: &str,
+        names: &[&str],
+        alpn: &[&[u8]],
+    ) -> tokio_rustls::TlsAcceptor {
+        use rustls::pki_types::pem::PemObject;
+        let (cert, key, _) = self.leaf(file, names);
+        let chain = vec![CertificateDer::from_pem_file(&cert).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+        let mut c = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        tokio_rustls::TlsAcceptor::from(Arc::new(c))
+    }
+
     /// Connects with TLS to `addr`, sending `sni`.
     pub async fn connect(
         &self,
