@@ -82,8 +82,8 @@ impl Coding {
     }
 }
 
-/// Whether the `Content-Type` is `text/html`.
-fn is_html(headers: &HeaderMap) -> bool {
+/// Whether the response is one `text/html` page (a single `Content-Type` naming it).
+pub fn is_html(headers: &HeaderMap) -> bool {
     let mut values = headers.get_all(CONTENT_TYPE).iter();
     let (Some(v), None) = (values.next(), values.next()) else {
         return false;

@@ -16,7 +16,7 @@ use super::body::ResponseBody;
 use super::upstream::UpstreamBody;
 use crate::config::Config;
 use crate::metrics::{Metrics, PageMetrics};
-use crate::page::body::{prepare_head, should_rewrite, RewriteBody};
+use crate::page::body::{is_html, prepare_head, should_rewrite, RewriteBody};
 use crate::page::csp::{self, Placement};
 use crate::page::guard::{self, Guard};
 use crate::page::{PagePlan, Prelude};
@@ -99,8 +99,13 @@ impl PageRuntime {
         headers: &mut HeaderMap,
         body: UpstreamBody,
     ) -> ResponseBody {
+        // Most responses are not pages: that is told from the head before any per-visitor plan
+        // (and its Consent Mode snippet) is built.
+        if !has_body || !config.page.rewrite || !is_html(headers) {
+            return ResponseBody::Upstream(body);
+        }
         let mut plan = PagePlan::new(&config.policy, consent, &config.page);
-        if !has_body || !should_rewrite(headers, &plan) {
+        if !should_rewrite(headers, &plan) {
             return ResponseBody::Upstream(body);
         }
         let report_only = plan.is_report_only();

@@ -81,6 +81,14 @@ impl Watcher {
             match self.state {
                 State::Off => return,
                 State::Head => {
+                    // The usual case: a whole head in one read, followed from the read itself.
+                    if self.buf.is_empty() {
+                        if let Some(end) = find(bytes, b"\r\n\r\n").map(|i| i + 4) {
+                            self.head(&bytes[..end]);
+                            bytes = &bytes[end..];
+                            continue;
+                        }
+                    }
                     let from = self.buf.len().saturating_sub(3);
                     self.buf.extend_from_slice(bytes);
                     let Some(end) = find(&self.buf[from..], b"\r\n\r\n").map(|i| from + i + 4)
@@ -91,9 +99,13 @@ impl Watcher {
                         return;
                     };
                     let rest_from = end - (self.buf.len() - bytes.len());
-                    let head = std::mem::take(&mut self.buf);
+                    let mut head = std::mem::take(&mut self.buf);
                     self.head(&head[..end]);
                     bytes = &bytes[rest_from.min(bytes.len())..];
+                    if self.state != State::Off {
+                        head.clear();
+                        self.buf = head;
+                    }
                 }
                 State::Fixed(n) => {
                     let take = (bytes.len() as u64).min(n);
@@ -114,17 +126,23 @@ impl Watcher {
                     };
                 }
                 State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                    let Some(i) = bytes.iter().position(|&b| b == b'\n') else {
+                    let Some(i) = memchr::memchr(b'\n', bytes) else {
                         self.buf.extend_from_slice(bytes);
                         if self.buf.len() > MAX_LINE {
                             self.off();
                         }
                         return;
                     };
-                    self.buf.extend_from_slice(&bytes[..=i]);
+                    if self.buf.is_empty() {
+                        self.line(&bytes[..=i]);
+                    } else {
+                        self.buf.extend_from_slice(&bytes[..=i]);
+                        let mut line = std::mem::take(&mut self.buf);
+                        self.line(&line);
+                        line.clear();
+                        self.buf = line;
+                    }
                     bytes = &bytes[i + 1..];
-                    let line = std::mem::take(&mut self.buf);
-                    self.line(&line);
                 }
             }
         }
