@@ -15,6 +15,7 @@ pub mod host;
 pub mod rules;
 pub mod scripts;
 pub mod set_cookie;
+mod trie;
 
 use categories::{Categories, CategoryId};
 use consent::{Consent, ConsentPolicy};

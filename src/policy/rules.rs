@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use super::categories::CategoryId;
 use super::glob;
+use super::trie::Trie;
 
 /// Index of a rule in [`Matcher::rules`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,59 +55,6 @@ pub enum RuleError {
     },
 }
 
-/// A byte trie whose nodes hold the globs keyed by the path to them.
-#[derive(Clone, Debug, Default)]
-struct Trie {
-    nodes: Vec<Node>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Node {
-    /// Children sorted by byte.
-    children: Vec<(u8, u32)>,
-    /// Globs whose key ends at this node, best first.
-    globs: Vec<RuleId>,
-}
-
-impl Trie {
-    fn new() -> Trie {
-        Trie {
-            nodes: vec![Node::default()],
-        }
-    }
-
-    fn insert(&mut self, key: impl Iterator<Item = u8>, rule: RuleId) {
-        let mut at = 0usize;
-        for b in key {
-            let node = &self.nodes[at];
-            at = match node.children.binary_search_by_key(&b, |&(c, _)| c) {
-                Ok(i) => node.children[i].1 as usize,
-                Err(i) => {
-                    let next = self.nodes.len() as u32;
-                    self.nodes[at].children.insert(i, (b, next));
-                    self.nodes.push(Node::default());
-                    next as usize
-                }
-            };
-        }
-        self.nodes[at].globs.push(rule);
-    }
-
-    /// Visits the glob lists of every node along `key` (the root included).
-    fn walk(&self, key: impl Iterator<Item = u8>, mut visit: impl FnMut(&[RuleId])) {
-        let mut at = 0usize;
-        visit(&self.nodes[0].globs);
-        for b in key {
-            let node = &self.nodes[at];
-            match node.children.binary_search_by_key(&b, |&(c, _)| c) {
-                Ok(i) => at = node.children[i].1 as usize,
-                Err(_) => return,
-            }
-            visit(&self.nodes[at].globs);
-        }
-    }
-}
-
 /// All configured patterns, compiled.
 #[derive(Clone, Debug)]
 pub struct Matcher {
@@ -115,9 +63,9 @@ pub struct Matcher {
     /// from requests, so flooding is not a concern).
     exact: FxHashMap<Box<[u8]>, RuleId>,
     /// Globs with a non-empty literal prefix, keyed by that prefix.
-    prefixed: Trie,
+    prefixed: Trie<RuleId>,
     /// Globs starting with `*`, keyed by their reversed literal suffix.
-    suffixed: Trie,
+    suffixed: Trie<RuleId>,
 }
 
 impl Matcher {

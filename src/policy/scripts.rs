@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 
 use super::categories::{CategoryId, CategorySet};
 use super::glob;
+use super::trie::Trie;
 
 /// Index of a rule in [`ScriptMatcher::rules`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -194,60 +195,6 @@ fn paths_overlap(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
-/// A byte trie keyed by reversed literal host suffixes.
-#[derive(Clone, Debug, Default)]
-struct SuffixTrie {
-    nodes: Vec<TrieNode>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct TrieNode {
-    children: Vec<(u8, u32)>,
-    rules: Vec<ScriptRuleId>,
-}
-
-impl SuffixTrie {
-    fn new() -> SuffixTrie {
-        SuffixTrie {
-            nodes: vec![TrieNode::default()],
-        }
-    }
-
-    fn insert(&mut self, key: impl Iterator<Item = u8>, rule: ScriptRuleId) {
-        let mut at = 0usize;
-        for b in key {
-            let node = &self.nodes[at];
-            at = match node.children.binary_search_by_key(&b, |&(c, _)| c) {
-                Ok(i) => node.children[i].1 as usize,
-                Err(i) => {
-                    let next = self.nodes.len() as u32;
-                    self.nodes[at].children.insert(i, (b, next));
-                    self.nodes.push(TrieNode::default());
-                    next as usize
-                }
-            };
-        }
-        self.nodes[at].rules.push(rule);
-    }
-
-    fn walk(&self, key: impl Iterator<Item = u8>, mut visit: impl FnMut(&[ScriptRuleId])) {
-        let mut at = 0usize;
-        visit(&self.nodes[0].rules);
-        for b in key {
-            let node = &self.nodes[at];
-            match node.children.binary_search_by_key(&b, |&(c, _)| c) {
-                Ok(i) => at = node.children[i].1 as usize,
-                Err(_) => return,
-            }
-            visit(&self.nodes[at].rules);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.nodes.len() == 1 && self.nodes[0].rules.is_empty()
-    }
-}
-
 /// The parts of a URL the matcher looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UrlParts<'u> {
@@ -314,7 +261,7 @@ pub struct ScriptMatcher {
     /// Rules whose host has no `*`, by host; each list best first.
     by_host: FxHashMap<Box<str>, Vec<ScriptRuleId>>,
     /// Rules with a `*` in the host, keyed by the reversed literal text after the last `*`.
-    host_globs: SuffixTrie,
+    host_globs: Trie<ScriptRuleId>,
     /// Categories that have at least one pattern.
     categories: CategorySet,
 }
@@ -366,7 +313,7 @@ impl ScriptMatcher {
             rb.weight.cmp(&ra.weight).then(a.cmp(b))
         });
         let mut by_host: FxHashMap<Box<str>, Vec<ScriptRuleId>> = FxHashMap::default();
-        let mut host_globs = SuffixTrie::new();
+        let mut host_globs = Trie::new();
         let mut categories = CategorySet::EMPTY;
         for id in order {
             let rule = &rules[id.0 as usize];
