@@ -35,6 +35,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+mod page_html;
+
 #[derive(Parser)]
 #[command(about = "Fixed-rate latency, TLS handshake rate and HTTP/2 throughput on loopback")]
 struct Cli {
@@ -86,6 +88,11 @@ enum Mode {
     },
     /// Writes cert.pem and key.pem (ECDSA P-256, self-signed, for localhost and 127.0.0.1)
     Cert { dir: PathBuf },
+    /// Prints the page-guard benchmark page (the vendors' tags, padded to about BYTES)
+    Page {
+        #[arg(long, default_value_t = 50 * 1024)]
+        bytes: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -95,6 +102,10 @@ fn main() -> Result<()> {
         .build()?;
     let report = match cli.mode {
         Mode::Cert { dir } => return write_cert(&dir),
+        Mode::Page { bytes } => {
+            print!("{}", page_html::page(bytes));
+            return Ok(());
+        }
         Mode::Rate {
             common,
             rate,
