@@ -185,12 +185,9 @@ pub(super) fn activate_script(st: &mut State, el: &mut Element<'_, '_>) {
 
 /// Activates an element whose URL waits in a deferred attribute, when its opt-in markup names
 /// allowed categories only and none of its URLs is held back.
+/// Callers check first that the element has a deferred-URL attribute at all (most have none,
+/// and each lookup by name below costs `lol_html` a pass and two allocations).
 pub(super) fn activate_element(st: &mut State, el: &mut Element<'_, '_>, tag: Tag) {
-    // Most elements carry no deferred URL: one pass over their attribute names tells (each
-    // lookup by name below costs lol_html a pass and two allocations).
-    if !has_deferred_attr(el) {
-        return;
-    }
     let deferred: Vec<(&str, &str, String)> = DEFERRED_ATTRS
         .iter()
         .filter(|(_, real)| !el.has_attribute(real))
@@ -246,19 +243,33 @@ pub(super) fn activate_element(st: &mut State, el: &mut Element<'_, '_>, tag: Ta
     });
 }
 
+/// Whether an attribute name is one where opt-in markup keeps a URL.
+fn is_deferred_attr(name: &str) -> bool {
+    name.starts_with("data-") && DEFERRED_ATTRS.iter().any(|(d, _)| *d == name)
+}
+
 /// Whether the element has an attribute where opt-in markup keeps a URL.
 fn has_deferred_attr(el: &Element<'_, '_>) -> bool {
-    el.attributes().iter().any(|a| {
-        let name = a.name();
-        name.starts_with("data-") && DEFERRED_ATTRS.iter().any(|(d, _)| *d == name)
-    })
+    el.attributes().iter().any(|a| is_deferred_attr(&a.name()))
 }
 
 /// `<iframe>`, `<img>`, `<embed>`, `<object>`: the URL attribute (and an image's `srcset`).
 pub(super) fn on_url_element(state: &Mutex<State>, el: &mut Element<'_, '_>, tag: Tag, attr: &str) {
     let mut st = lock(state);
     let mut blocked = false;
-    if let Some(v) = el.get_attribute(attr) {
+    // One pass over the attributes (the first of a repeated name counts, as in a browser).
+    let (mut url, mut srcset, mut deferred) = (None, None, false);
+    for a in el.attributes() {
+        let name = a.name();
+        if name == attr {
+            url.get_or_insert_with(|| a.value());
+        } else if tag == Tag::Img && name == "srcset" {
+            srcset.get_or_insert_with(|| a.value());
+        } else {
+            deferred |= is_deferred_attr(&name);
+        }
+    }
+    if let Some(v) = url {
         if let Some((url, rule, cat)) = url_rule(&st.plan, &v) {
             st.report(tag, &url, cat, rule);
             blocked = true;
@@ -269,7 +280,7 @@ pub(super) fn on_url_element(state: &Mutex<State>, el: &mut Element<'_, '_>, tag
         }
     }
     if tag == Tag::Img {
-        if let Some(v) = el.get_attribute("srcset") {
+        if let Some(v) = srcset {
             let hit = srcset_urls(&v).find_map(|u| url_rule(&st.plan, u));
             if let Some((url, rule, cat)) = hit {
                 if !blocked {
@@ -283,7 +294,7 @@ pub(super) fn on_url_element(state: &Mutex<State>, el: &mut Element<'_, '_>, tag
             }
         }
     }
-    if !blocked {
+    if !blocked && deferred {
         activate_element(&mut st, el, tag);
     }
 }
@@ -292,7 +303,9 @@ pub(super) fn on_url_element(state: &Mutex<State>, el: &mut Element<'_, '_>, tag
 pub(super) fn on_link(state: &Mutex<State>, el: &mut Element<'_, '_>) {
     let mut st = lock(state);
     let Some(href) = el.get_attribute("href") else {
-        activate_element(&mut st, el, Tag::Link);
+        if has_deferred_attr(el) {
+            activate_element(&mut st, el, Tag::Link);
+        }
         return;
     };
     let rel = el
@@ -332,7 +345,8 @@ pub(super) fn on_link(state: &Mutex<State>, el: &mut Element<'_, '_>) {
                 defer(el, "href", &name);
             }
         }
-        None => activate_element(&mut st, el, Tag::Link),
+        None if has_deferred_attr(el) => activate_element(&mut st, el, Tag::Link),
+        None => {}
     }
 }
 
