@@ -25,6 +25,10 @@ use crate::proxy::{self, Decision, Shared};
 use crate::server::conn::Proto;
 use crate::server::rewind::Rewind;
 
+/// How long, and how many bytes, a connection closing after an error answer is drained.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
+
 /// Requests served back to back before the task lets others run.
 const FAIR_BATCH: u32 = 16;
 
@@ -158,14 +162,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         }
                         return End::Close;
                     }
-                    Ok(_) => {
-                        if self.buf.len() > self.limits.max_header_bytes.max(8192)
-                            && matches!(self.step(), Step::Partial)
-                        {
-                            self.simple(431, "").await;
-                            return End::Close;
-                        }
-                    }
+                    Ok(_) => {}
                 }
             };
             let p = match step {
@@ -213,8 +210,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let max_body = rt.config.server.max_body_bytes;
         let (peer, https) = (self.peer.ip(), self.https);
         let up_head = &mut self.up_head;
+        let max_head = self.limits.max_header_bytes.max(8192);
+        let buffered = self.buf.len();
         request::with_head(self.buf.bytes(), self.limits.max_headers, |parsed| {
             let head = match parsed {
+                Parsed::Partial if buffered > max_head => return Step::TooLarge,
+                Parsed::Head(h) if h.len > max_head => return Step::TooLarge,
                 Parsed::Partial => return Step::Partial,
                 Parsed::TooManyHeaders => return Step::TooLarge,
                 Parsed::Invalid => return Step::Invalid,
@@ -244,6 +245,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 request::field(&mut out, "content-type", a.content_type.as_bytes());
                 request::field(&mut out, "cache-control", a.cache_control.as_bytes());
                 request::field(&mut out, "x-content-type-options", b"nosniff");
+                super::response::date(&mut out);
                 request::field(
                     &mut out,
                     "content-length",
@@ -326,6 +328,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         out.clear();
         status_line(&mut out, status.as_u16());
         request::field(&mut out, "content-type", b"text/plain; charset=utf-8");
+        super::response::date(&mut out);
         let body = e.body();
         request::field(
             &mut out,
@@ -345,6 +348,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.timer.set(self.limits.idle_timeout);
         let ok = write_all(&mut self.io, &out, &self.timer).await.is_ok();
         self.out = out;
+        if ok && (close || e.closes_connection()) {
+            self.linger().await;
+        }
         ok
     }
 
@@ -365,7 +371,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .idle_timeout
                 .min(self.limits.header_read_timeout),
         );
-        let _ = write_all(&mut self.io, &out, &self.timer).await;
+        if write_all(&mut self.io, &out, &self.timer).await.is_ok() {
+            self.linger().await;
+        }
+    }
+
+    /// Before closing after an answer sent while the client may still be sending: ends the
+    /// write side and reads what still comes for a moment, so the client's unread bytes do not
+    /// turn the close into a reset that loses the answer.
+    async fn linger(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        self.timer.set(LINGER);
+        if tokio::time::timeout(LINGER, self.io.shutdown())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            self.buf.consume(self.buf.len());
+            match self.buf.read_from(&mut self.io, &self.timer).await {
+                Ok(n) if n > 0 => drained += n,
+                _ => return,
+            }
+        }
     }
 }
 

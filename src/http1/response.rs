@@ -206,6 +206,10 @@ pub fn write_fields(out: &mut Vec<u8>, h: &Head<'_, '_>, edits: &Edits<'_>) {
         field(out, "x-consentry-blocked", blocked.as_bytes());
         field(out, "x-consentry-deleted", deleted.as_bytes());
     }
+    if !h.headers.iter().any(|f| is(f.name, "date")) {
+        // As hyper's server does for a response without one.
+        date(out);
+    }
     field(
         out,
         "via",
@@ -215,6 +219,24 @@ pub fn write_fields(out: &mut Vec<u8>, h: &Head<'_, '_>, edits: &Edits<'_>) {
             b"1.1 consentry"
         },
     );
+}
+
+/// Writes a `Date` field for now, formatted once a second per thread.
+pub fn date(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs || c.1.is_empty() {
+            *c = (secs, httpdate::fmt_http_date(now));
+        }
+        field(out, "date", c.1.as_bytes());
+    });
 }
 
 /// Whether the response is one the page guard may rewrite (a single `text/html`
@@ -382,7 +404,7 @@ mod tests {
 
     #[test]
     fn the_client_head_is_written_with_the_edits() {
-        let raw: &[u8] = b"HTTP/1.1 200 OK\nConnection: x-hop\nX-Hop: 1\nSet-Cookie: _ga=1\nCache-Control: public, max-age=60\nSet-Cookie: sid=2\nTransfer-Encoding: chunked\nVia: 1.1 app\n\n";
+        let raw: &[u8] = b"HTTP/1.1 200 OK\nDate: Thu, 01 Jan 2026 00:00:00 GMT\nConnection: x-hop\nX-Hop: 1\nSet-Cookie: _ga=1\nCache-Control: public, max-age=60\nSet-Cookie: sid=2\nTransfer-Encoding: chunked\nVia: 1.1 app\n\n";
         let text = with_head(raw, |p| {
             let Parsed::Head(h) = p else {
                 panic!("not parsed")
@@ -398,7 +420,7 @@ mod tests {
         });
         assert_eq!(
             text,
-            "HTTP/1.1 200 OK\r\nvia: 1.1 app\r\nset-cookie: sid=2\r\ncache-control: max-age=60, private\r\nvia: 1.1 consentry\r\n"
+            "HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 2026 00:00:00 GMT\r\nvia: 1.1 app\r\nset-cookie: sid=2\r\ncache-control: max-age=60, private\r\nvia: 1.1 consentry\r\n"
         );
         let map = to_map(text.as_bytes());
         assert_eq!(map.get_all("via").iter().count(), 2);
