@@ -89,7 +89,7 @@ pub enum Http1 {
 
 impl Http1 {
     /// The default when the key is absent.
-    pub const DEFAULT: Http1 = Http1::Hyper;
+    pub const DEFAULT: Http1 = Http1::Fast;
 
     fn parse(v: &str) -> Option<Http1> {
         match v {

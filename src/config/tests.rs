@@ -97,7 +97,7 @@ fn bad_durations_are_errors() {
 
 #[test]
 fn the_http1_path_is_fast_or_hyper() {
-    assert_eq!(load(BASE).unwrap().server.http1, Http1::DEFAULT);
+    assert_eq!(load(BASE).unwrap().server.http1, Http1::Fast);
     for (v, want) in [("fast", Http1::Fast), ("hyper", Http1::Hyper)] {
         let c = load(&with(&format!("[server]\nhttp1 = \"{v}\""))).unwrap();
         assert_eq!(c.server.http1, want);

@@ -106,14 +106,21 @@ pub async fn serve<S>(
         shared,
         limits,
     };
-    if let End::HandOver = conn.run().await {
+    if let End::Close = conn.run().await {
+        // A clean close (a TLS close_notify, a FIN after the last response), briefly.
+        use tokio::io::AsyncWriteExt;
+        let _ = tokio::time::timeout(LINGER, conn.io.shutdown()).await;
+    } else {
         let Conn {
             io,
             buf,
             shared,
             limits,
+            timer,
             ..
         } = conn;
+        // hyper keeps its own timers from here on.
+        drop(timer);
         crate::server::conn::serve(
             Rewind::new(buf.take(), io),
             Proto::Http1,
