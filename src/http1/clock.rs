@@ -60,14 +60,30 @@ pub(super) struct Local {
     sweeping: AtomicBool,
 }
 
+/// The thread's reference to its state.
+struct ThreadLocal(Option<Arc<Local>>);
+
+impl Drop for ThreadLocal {
+    /// The thread ends: its idle upstream connections are let go without the runtime's
+    /// deregistration, which may log through thread-local state already destroyed (the
+    /// process is ending, or the runtime whose reactor they belong to is gone).
+    fn drop(&mut self) {
+        if let Some(local) = self.0.take() {
+            let idle = std::mem::take(&mut *local.idle.lock().unwrap_or_else(|p| p.into_inner()));
+            idle.leak();
+        }
+    }
+}
+
 thread_local! {
-    static LOCAL: RefCell<Option<Arc<Local>>> = const { RefCell::new(None) };
+    static LOCAL: RefCell<ThreadLocal> = const { RefCell::new(ThreadLocal(None)) };
 }
 
 /// This thread's state.
 pub(super) fn local() -> Arc<Local> {
     LOCAL.with(|l| {
         l.borrow_mut()
+            .0
             .get_or_insert_with(|| {
                 Arc::new(Local {
                     slots: Mutex::new(Vec::new()),

@@ -157,4 +157,12 @@ impl IdleStack {
     pub fn is_empty(&self) -> bool {
         self.conns.is_empty()
     }
+
+    /// Lets the connections go without closing them through the runtime (at thread exit; the
+    /// operating system closes them with the process).
+    pub fn leak(self) {
+        for c in self.conns {
+            std::mem::forget(c.io);
+        }
+    }
 }
