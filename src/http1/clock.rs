@@ -99,7 +99,7 @@ impl Local {
     /// Starts the sweeper if none runs (it stops when it has nothing left to look after, or
     /// with its runtime).
     pub(super) fn ensure_sweeper(self: &Arc<Self>) {
-        if self.sweeping.swap(true, Ordering::AcqRel) {
+        if self.sweeping.load(Ordering::Acquire) || self.sweeping.swap(true, Ordering::AcqRel) {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
