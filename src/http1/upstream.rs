@@ -28,7 +28,7 @@ pub struct Upstream {
     host: String,
     port: u16,
     /// Tells this upstream's idle connections from another's (after a reload).
-    key: String,
+    key: u64,
     /// `Host` for requests that carry none.
     pub authority: String,
     connect_timeout: Duration,
@@ -50,8 +50,14 @@ impl Upstream {
             .trim_end_matches(']')
             .to_string();
         let port = up.authority.port_u16().unwrap_or(80);
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&host, port).hash(&mut h);
+            h.finish()
+        };
         Some(Upstream {
-            key: format!("{host}|{port}"),
+            key,
             host,
             port,
             authority: up.authority.as_str().to_string(),
@@ -99,7 +105,7 @@ impl Upstream {
                 idle.conns.pop_front();
             }
             idle.conns.push_back(Idle {
-                key: self.key.clone(),
+                key: self.key,
                 io,
                 since: Instant::now(),
                 expires: Instant::now() + self.idle_timeout,
@@ -136,7 +142,7 @@ fn looks_open(io: &TcpStream) -> bool {
 }
 
 struct Idle {
-    key: String,
+    key: u64,
     io: TcpStream,
     since: Instant,
     expires: Instant,
