@@ -212,7 +212,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Judges the head at the start of the buffer (all of it synchronous: the head borrows the
     /// buffer). For an owned request the upstream head is written into `up_head`.
     fn step(&mut self) -> Step {
-        let shared = self.shared.clone();
+        let shared = &*self.shared;
         let rt = shared.current.load();
         let max_body = rt.config.server.max_body_bytes;
         let (peer, https) = (self.peer.ip(), self.https);
