@@ -15,6 +15,7 @@
 #
 # Usage: benches/compare.sh [--rounds N] [--duration SECONDS] [--connections "32 256"]
 #                           [--rate REQ_PER_S] [--only "wrk latency tls h2"] [--quick]
+#                           [--http1 fast|hyper]   (consentry's server.http1; default: its default)
 # Installs nginx, the Lua module and wrk with apt-get when they are missing (needs root).
 set -euo pipefail
 
@@ -23,6 +24,7 @@ DURATION=10
 CONNS="32 256"
 RATE=2000
 ONLY="wrk latency tls h2"
+HTTP1=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --quick) ROUNDS=1; DURATION=3; shift ;;
+    --http1) HTTP1="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -160,6 +163,7 @@ key = "$WORK/tls/key.pem"
 listen = "127.0.0.1:$P_ADMIN"
 [server]
 workers = 1
+${HTTP1:+http1 = \"$HTTP1\"}
 [upstream]
 url = "http://127.0.0.1:$P_ORIGIN"
 [consent]

@@ -9,21 +9,30 @@ pub fn make_private(headers: &mut HeaderMap) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
         return;
     }
+    if let Some(v) = private_value(headers.get_all(CACHE_CONTROL).iter().map(|v| v.as_bytes())) {
+        if let Ok(v) = HeaderValue::from_bytes(&v) {
+            headers.insert(CACHE_CONTROL, v);
+        }
+    }
+}
+
+/// The one `Cache-Control` field that replaces `fields` (the response's, in order) to make the
+/// response private; `None` when it already is `private` or `no-store` and stays as it is.
+/// No fields at all give `private`.
+pub fn private_value<'a>(fields: impl Iterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
     let name = |d: &[u8]| {
         let n = d.split(|&b| b == b'=').next().unwrap_or(b"").trim_ascii();
         String::from_utf8_lossy(n).to_ascii_lowercase()
     };
-    let directives: Vec<&[u8]> = headers
-        .get_all(CACHE_CONTROL)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii))
+    let directives: Vec<&[u8]> = fields
+        .flat_map(|v| v.split(|&b| b == b',').map(<[u8]>::trim_ascii))
         .filter(|d| !d.is_empty())
         .collect();
     if directives
         .iter()
         .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
     {
-        return;
+        return None;
     }
     let mut kept: Vec<u8> = Vec::new();
     for d in directives {
@@ -34,9 +43,7 @@ pub fn make_private(headers: &mut HeaderMap) {
         kept.extend_from_slice(b", ");
     }
     kept.extend_from_slice(b"private");
-    if let Ok(v) = HeaderValue::from_bytes(&kept) {
-        headers.insert(CACHE_CONTROL, v);
-    }
+    Some(kept)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod explain;
 pub mod html;
+pub mod http1;
 pub mod logging;
 pub mod metrics;
 pub mod ocd;

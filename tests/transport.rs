@@ -493,7 +493,8 @@ async fn reload_keeps_unchanged_listeners_and_rebinds_changed_ones() {
     // Pin the configured address to the bound one, so the next reload sees it unchanged.
     let pinned = text.replacen("http = \"127.0.0.1:0\"", &format!("http = \"{old}\""), 1);
     let cfg = |t: &str| {
-        consentry::config::Config::from_str(std::path::Path::new("test.toml"), t).unwrap()
+        consentry::config::Config::from_str(std::path::Path::new("test.toml"), &with_http1(t))
+            .unwrap()
     };
     // Unchanged address: the same socket keeps serving, a keep-alive connection stays open.
     let mut keep = TcpStream::connect(old).await.unwrap();

@@ -94,6 +94,7 @@ pub struct ServerFile {
     pub max_connections: Option<usize>,
     pub max_body_bytes: Option<u64>,
     pub max_concurrent_streams: Option<u32>,
+    pub http1: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -76,6 +76,28 @@ pub struct Server {
     /// `None`: unlimited.
     pub max_body_bytes: Option<u64>,
     pub max_concurrent_streams: u32,
+    /// Which code serves HTTP/1.1 connections.
+    pub http1: Http1,
+}
+
+/// `server.http1`: the proxy's own HTTP/1.1 path, or hyper's.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Http1 {
+    Fast,
+    Hyper,
+}
+
+impl Http1 {
+    /// The default when the key is absent.
+    pub const DEFAULT: Http1 = Http1::Fast;
+
+    fn parse(v: &str) -> Option<Http1> {
+        match v {
+            "fast" => Some(Http1::Fast),
+            "hyper" => Some(Http1::Hyper),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,6 +248,15 @@ fn build(path: &Path, text: &str, file: FileConfig) -> Result<Config, ConfigErro
             Some(n) => Some(n),
         },
         max_concurrent_streams: s.max_concurrent_streams.unwrap_or(200),
+        http1: match s.http1.as_deref() {
+            None => Http1::DEFAULT,
+            Some(v) => Http1::parse(v).ok_or_else(|| {
+                err(
+                    "server.http1",
+                    format!("\"{v}\" is neither \"fast\" nor \"hyper\""),
+                )
+            })?,
+        },
     };
     for (key, d) in [
         ("server.header_read_timeout", server.header_read_timeout),

@@ -96,6 +96,20 @@ fn bad_durations_are_errors() {
 }
 
 #[test]
+fn the_http1_path_is_fast_or_hyper() {
+    assert_eq!(load(BASE).unwrap().server.http1, Http1::Fast);
+    for (v, want) in [("fast", Http1::Fast), ("hyper", Http1::Hyper)] {
+        let c = load(&with(&format!("[server]\nhttp1 = \"{v}\""))).unwrap();
+        assert_eq!(c.server.http1, want);
+    }
+    let e = error(&with("[server]\nhttp1 = \"quick\""));
+    assert_eq!(e.key, "server.http1");
+    assert_eq!(e.file, Path::new("test.toml"));
+    assert!(e.to_string().contains("test.toml"), "{e}");
+    assert!(e.reason.contains("\"quick\""), "{}", e.reason);
+}
+
+#[test]
 fn unknown_categories_in_gpc_and_unclassified() {
     let e = error(&with("[consent]\ngpc = [\"marketing\"]"));
     assert_eq!(e.key, "consent.gpc");

@@ -295,6 +295,32 @@ where
     }
 }
 
+impl<B> RewriteBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    /// Used as a transform the caller feeds (its inner body unused): pushes the next bytes of
+    /// the page and appends what is ready to go out to `out`.
+    pub fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), BoxError> {
+        let r = self.data(data);
+        out.extend(self.ready.drain(..).filter_map(|f| f.into_data().ok()));
+        if r.is_err() {
+            self.done = true;
+            self.pipeline = None;
+        }
+        r
+    }
+
+    /// Ends a fed transform: the page's last bytes go to `out`.
+    pub fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<(), BoxError> {
+        self.done = true;
+        let r = self.end();
+        out.extend(self.ready.drain(..).filter_map(|f| f.into_data().ok()));
+        r
+    }
+}
+
 impl<B> Body for RewriteBody<B>
 where
     B: Body<Data = Bytes> + Unpin,

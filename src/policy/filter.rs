@@ -181,6 +181,37 @@ impl Policy {
         true
     }
 
+    /// Filters `Set-Cookie` lines given as bytes (a response head parsed by hand): each line is
+    /// judged as [`Policy::filter_set_cookies`] judges it and `keep` gets the lines sent, in
+    /// order (a kept line as it came, a replaced one as the proxy's own deletion). Returns
+    /// whether any line was removed or replaced.
+    pub fn filter_set_cookie_lines<'l>(
+        &self,
+        consent: &Consent,
+        lines: impl IntoIterator<Item = &'l [u8]>,
+        now: i64,
+        obs: &mut impl Observer,
+        mut keep: impl FnMut(Cow<'l, [u8]>),
+    ) -> bool {
+        let mut changed = false;
+        for line in lines {
+            let (verdict, name) = self.judge(consent, line, now);
+            obs.set_cookie(line, name, &verdict);
+            match self.sent_line(line, &verdict) {
+                Some(Cow::Borrowed(l)) => keep(Cow::Borrowed(l)),
+                Some(Cow::Owned(l)) => {
+                    changed = true;
+                    // The same rule as the header map: a line that is no header value is dropped.
+                    if HeaderValue::from_bytes(&l).is_ok() {
+                        keep(Cow::Owned(l));
+                    }
+                }
+                None => changed = true,
+            }
+        }
+        changed
+    }
+
     /// The request-side plan for the cookies a browser sent: which to expire on the response and
     /// the `Cookie` header to forward without them. Does nothing in `report-only` mode or when
     /// both features are off.
@@ -633,5 +664,76 @@ mod tests {
         let c = p.decide("consentry=all", true);
         let plan = p.plan_request(&c, "consentry=all; _fbp=2; _ga=1");
         assert_eq!(plan.denied, vec![("_fbp", CategoryId(3))]);
+    }
+
+    /// A `Set-Cookie` line from pieces that exercise the judge: known and unknown names,
+    /// deletions, attributes, odd spacing and bytes.
+    fn line_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = prop_oneof![
+            Just("_ga"),
+            Just("_ga_X1"),
+            Just("_gid"),
+            Just("_fbp"),
+            Just("IDE"),
+            Just("_gcl_au"),
+            Just("consentry"),
+            Just("session"),
+            Just("_zendesk_session"),
+            Just(""),
+            Just(" _ga "),
+            Just("__Host-x"),
+        ];
+        let value = prop_oneof![Just(""), Just("1"), Just("GA1.2.3"), Just("a b")];
+        let attrs = proptest::collection::vec(
+            prop_oneof![
+                Just("; Max-Age=0"),
+                Just("; Max-Age=3600"),
+                Just("; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+                Just("; Expires=Fri, 01 Jan 2038 00:00:00 GMT"),
+                Just("; Path=/"),
+                Just("; Domain=.example.com"),
+                Just("; Secure"),
+                Just("; HttpOnly"),
+                Just(";;"),
+            ],
+            0..4,
+        );
+        (name, prop_oneof![Just("="), Just("")], value, attrs)
+            .prop_map(|(n, eq, v, a)| format!("{n}{eq}{v}{}", a.concat()))
+    }
+
+    proptest::proptest! {
+        /// The raw-bytes filter (the own HTTP/1.1 path) and the header map filter (hyper's path)
+        /// keep the same lines, in the same order, and report the same change.
+        #[test]
+        fn raw_and_header_map_filters_agree(
+            lines in proptest::collection::vec(line_strategy(), 0..80),
+            report_only in proptest::prelude::any::<bool>(),
+            unclassified_allow in proptest::prelude::any::<bool>(),
+            cookie in proptest::sample::select(vec!["", "consentry=analytics", "consentry=all", "consentry=none"]),
+            gpc in proptest::prelude::any::<bool>(),
+        ) {
+            let mode = if report_only { Mode::ReportOnly } else { Mode::Enforce };
+            let unclassified = if unclassified_allow { Unclassified::Allow } else { Unclassified::Deny };
+            let p = policy(mode, unclassified);
+            let c = p.decide(cookie, gpc);
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let mut h = response(&refs);
+            let mut obs_map = Collect::default();
+            let changed_map = p.filter_set_cookies(&c, &mut h, NOW, &mut obs_map);
+            let mut obs_raw = Collect::default();
+            let mut kept: Vec<String> = Vec::new();
+            let changed_raw = p.filter_set_cookie_lines(
+                &c,
+                lines.iter().map(|l| l.as_bytes()),
+                NOW,
+                &mut obs_raw,
+                |l| kept.push(String::from_utf8(l.into_owned()).unwrap()),
+            );
+            proptest::prop_assert_eq!(changed_map, changed_raw);
+            proptest::prop_assert_eq!(set_cookies(&h), kept.iter().map(String::as_str).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(obs_map.lines, obs_raw.lines);
+        }
     }
 }

@@ -78,7 +78,18 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// The position of `name` in [`HOP_BY_HOP`]. Header names are lower case, so comparing the
 /// text (by length first) is exact and cheaper than nine `HeaderName` comparisons.
 fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
-    Some(match name.as_str() {
+    hop_by_hop_text(name.as_str())
+}
+
+/// Whether a header name, in any case, is one of [`HOP_BY_HOP`] (for heads parsed from bytes).
+pub fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|h| h.as_str().len() == name.len() && h.as_str().eq_ignore_ascii_case(name))
+}
+
+fn hop_by_hop_text(name: &str) -> Option<usize> {
+    Some(match name {
         "connection" => 0,
         "keep-alive" => 1,
         "proxy-connection" => 2,
@@ -139,7 +150,7 @@ pub fn add_forwarded(
 
 /// The address as text, written into `buf` (an IPv4 address by hand: `Display` goes through
 /// the formatting machinery and is a visible part of a proxied request's cost).
-fn ip_text(ip: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
+pub fn ip_text(ip: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
     match ip {
         IpAddr::V4(v4) => {
             let mut n = 0;
@@ -174,13 +185,17 @@ fn ip_text(ip: IpAddr, buf: &mut [u8; 64]) -> &[u8] {
 
 /// Appends this hop to `Via` (RFC 9110 §7.6.3): `1.1 consentry`, `2 consentry`.
 pub fn add_via(headers: &mut HeaderMap, version: http::Version) {
-    let v = match version {
+    headers.append(VIA, HeaderValue::from_static(via_value(version)));
+}
+
+/// This hop's `Via` element for a message of `version`.
+pub fn via_value(version: http::Version) -> &'static str {
+    match version {
         http::Version::HTTP_10 => "1.0 consentry",
         http::Version::HTTP_2 => "2 consentry",
         http::Version::HTTP_3 => "3 consentry",
         _ => "1.1 consentry",
-    };
-    headers.append(VIA, HeaderValue::from_static(v));
+    }
 }
 
 /// Whether a message asks to switch protocols (`Connection: upgrade` plus `Upgrade`).

@@ -58,6 +58,8 @@ pub struct Runtime {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The page guard: HTML rewrite and the client guard's answers.
     pub page: page::PageRuntime,
+    /// The upstream as the own HTTP/1.1 path reaches it (`http://` upstreams only).
+    pub http1: Option<crate::http1::upstream::Upstream>,
 }
 
 impl Runtime {
@@ -81,6 +83,7 @@ impl Runtime {
         Ok(Runtime {
             policy_metrics: PolicyMetrics::new(metrics, &config.policy),
             page: page::PageRuntime::new(&config, metrics),
+            http1: crate::http1::upstream::Upstream::new(&config.upstream),
             client,
             tls,
             config,
@@ -113,7 +116,7 @@ impl Shared {
     }
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -156,6 +159,21 @@ pub async fn handle(
 /// The local response for a failed request, logged with its cause chain and counted when the
 /// upstream is to blame.
 fn error_response(shared: &Shared, e: ProxyError) -> Response<ResponseBody> {
+    note_error(shared, &e);
+    let mut r = local_response(e.status(), e.body());
+    if e.closes_connection() {
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if matches!(e, ProxyError::MethodNotAllowed) {
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    }
+    r
+}
+
+/// Logs a failed request with its cause chain and counts it when the upstream is to blame.
+pub(crate) fn note_error(shared: &Shared, e: &ProxyError) {
     let status = e.status().as_u16();
     match e.upstream_kind() {
         Some(kind) => {
@@ -164,19 +182,10 @@ fn error_response(shared: &Shared, e: ProxyError) -> Response<ResponseBody> {
         }
         None => tracing::info!(error = %e.chain(), status, "request rejected"),
     }
-    let mut r = local_response(e.status(), e.body());
-    if e.closes_connection() {
-        r.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    if matches!(e, ProxyError::MethodNotAllowed) {
-        r.headers_mut().insert(
-            ALLOW,
-            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"),
-        );
-    }
-    r
 }
+
+/// The `Allow` field of a 405.
+pub(crate) const ALLOWED: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE";
 
 /// The phases of one request, in order.
 async fn forward(
@@ -267,16 +276,16 @@ fn validate(req: &Request<Incoming>, config: &Config) -> Result<Target, ProxyErr
 
 /// Phase 2's result: the visitor's consent and the request plan. Nothing of it is counted
 /// until the response that carries it is returned.
-struct Decision {
-    consent: Consent,
+pub(crate) struct Decision {
+    pub(crate) consent: Consent,
     /// The `Cookie` header sent upstream.
-    forward: CookieEdit,
+    pub(crate) forward: CookieEdit,
     /// Expiring lines for cookies of non-granted categories the browser sent.
-    cleanup: Vec<String>,
+    pub(crate) cleanup: Vec<String>,
     /// The cookie name and category of each cleanup line, in order.
-    deleted: Vec<(Box<str>, CategoryId)>,
+    pub(crate) deleted: Vec<(Box<str>, CategoryId)>,
     /// Cookies removed from the forwarded `Cookie` header.
-    stripped: Vec<(Box<str>, CategoryId)>,
+    pub(crate) stripped: Vec<(Box<str>, CategoryId)>,
 }
 
 /// Records cleanup and stripping decisions, to be counted once the response is returned.
@@ -298,19 +307,35 @@ impl Observer for Deferred {
 /// Phase 2: decides the request's consent (counted here: the request was decided) and plans
 /// what becomes of its cookies.
 fn decide(rt: &Runtime, metrics: &Metrics, headers: &HeaderMap, target: &Target) -> Decision {
+    let cookies = headers::joined_cookies(headers);
+    decide_from(
+        rt,
+        metrics,
+        headers::is_gpc(headers),
+        cookies.as_deref().unwrap_or(""),
+        target.host.as_ref().map(HeaderValue::as_bytes),
+    )
+}
+
+/// [`decide`] from what it reads of the request: `Sec-GPC`, the joined `Cookie` fields and
+/// the authority.
+pub(crate) fn decide_from(
+    rt: &Runtime,
+    metrics: &Metrics,
+    gpc: bool,
+    cookie_text: &str,
+    target_host: Option<&[u8]>,
+) -> Decision {
     let policy: &Policy = &rt.config.policy;
-    let gpc = headers::is_gpc(headers);
     if gpc {
         metrics.gpc.inc();
     }
-    let cookies = headers::joined_cookies(headers);
-    let cookie_text = cookies.as_deref().unwrap_or("");
     let consent = policy.decide(cookie_text, gpc);
     rt.policy_metrics.consent(&consent);
     let plan = policy.plan_request(&consent, cookie_text);
     // The host only matters for the deletions of denied request cookies.
-    let host = match &target.host {
-        Some(h) if !plan.denied.is_empty() => host::parse(h.as_bytes()).map(|h| h.name),
+    let host = match target_host {
+        Some(h) if !plan.denied.is_empty() => host::parse(h).map(|h| h.name),
         _ => None,
     };
     let mut deferred = Deferred::default();
@@ -417,9 +442,9 @@ async fn send(
 }
 
 /// Counts metrics and, in demo mode, remembers the names it blocked and deleted.
-struct RequestObserver<'a, O> {
-    inner: O,
-    names: Option<(&'a mut Vec<String>, &'a mut Vec<String>)>,
+pub(crate) struct RequestObserver<'a, O> {
+    pub(crate) inner: O,
+    pub(crate) names: Option<(&'a mut Vec<String>, &'a mut Vec<String>)>,
 }
 
 impl<O: Observer> Observer for RequestObserver<'_, O> {

@@ -57,11 +57,26 @@ impl PageRuntime {
         path: &str,
         consent: &Consent,
     ) -> Option<Response<ResponseBody>> {
+        let a = self.local_parts(method.as_str(), path, consent)?;
+        let mut r = Response::new(ResponseBody::Local(Full::new(a.body)));
+        *r.status_mut() = StatusCode::OK;
+        let h = r.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static(a.cache_control));
+        h.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        Some(r)
+    }
+
+    /// What [`PageRuntime::local_answer`] answers, as parts (a `200` with `nosniff`).
+    pub fn local_parts(&self, method: &str, path: &str, consent: &Consent) -> Option<LocalAnswer> {
         let guard = self.guard.as_ref()?;
-        if method != Method::GET && method != Method::HEAD {
+        if method != "GET" && method != "HEAD" {
             return None;
         }
-        let (body, content_type, cache) = if path == guard::CONSENT_PATH {
+        let (body, content_type, cache_control) = if path == guard::CONSENT_PATH {
             (
                 Bytes::from(guard.consent_response(consent)),
                 "application/json",
@@ -76,16 +91,11 @@ impl PageRuntime {
         } else {
             return None;
         };
-        let mut r = Response::new(ResponseBody::Local(Full::new(body)));
-        *r.status_mut() = StatusCode::OK;
-        let h = r.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
-        h.insert(
-            http::header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        Some(r)
+        Some(LocalAnswer {
+            body,
+            content_type,
+            cache_control,
+        })
     }
 
     /// The body phase: an HTML page with something to change is rewritten as it streams (its
@@ -99,14 +109,34 @@ impl PageRuntime {
         headers: &mut HeaderMap,
         body: UpstreamBody,
     ) -> ResponseBody {
+        match self.rewrite(config, consent, has_body, headers, body) {
+            Ok(rewritten) => ResponseBody::Page(Box::new(rewritten)),
+            Err(body) => ResponseBody::Upstream(body),
+        }
+    }
+
+    /// The rewrite of [`PageRuntime::body`] for any body: `Err` gives the body back when the
+    /// response passes as it is (its head untouched).
+    pub fn rewrite<B>(
+        &self,
+        config: &Config,
+        consent: &Consent,
+        has_body: bool,
+        headers: &mut HeaderMap,
+        body: B,
+    ) -> Result<RewriteBody<B>, B>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: Into<super::error::BoxError>,
+    {
         // Most responses are not pages: that is told from the head before any per-visitor plan
         // (and its Consent Mode snippet) is built.
         if !has_body || !config.page.rewrite || !is_html(headers) {
-            return ResponseBody::Upstream(body);
+            return Err(body);
         }
         let mut plan = PagePlan::new(&config.policy, consent, &config.page);
         if !should_rewrite(headers, &plan) {
-            return ResponseBody::Upstream(body);
+            return Err(body);
         }
         let report_only = plan.is_report_only();
         let mut prelude = Prelude::default();
@@ -140,17 +170,21 @@ impl PageRuntime {
         if !report_only {
             prepare_head(headers);
         }
-        match RewriteBody::for_response(
+        RewriteBody::for_response(
             body,
             headers,
             plan,
             &prelude,
             Box::new(self.metrics.observer()),
-        ) {
-            Ok(rewritten) => ResponseBody::Page(Box::new(rewritten)),
-            Err(body) => ResponseBody::Upstream(body),
-        }
+        )
     }
+}
+
+/// A response the proxy answers itself for the client guard.
+pub struct LocalAnswer {
+    pub body: Bytes,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
 }
 
 fn values(headers: &HeaderMap, name: &HeaderName) -> Vec<String> {

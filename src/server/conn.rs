@@ -141,6 +141,11 @@ pub async fn serve<S>(
     }
 }
 
+/// Whether HTTP/1.1 goes to the own path: configured so, and an upstream it can reach.
+fn fast(shared: &Shared, limits: &Server) -> bool {
+    limits.http1 == crate::config::Http1::Fast && shared.current.load().http1.is_some()
+}
+
 fn log_conn_end(r: Result<(), hyper::Error>) {
     if let Err(e) = r {
         tracing::debug!(error = %e, "client connection ended with an error");
@@ -161,6 +166,9 @@ pub async fn serve_plain<S>(
         tracing::debug!(%peer, "connection closed or silent before a request");
         return;
     };
+    if proto == Proto::Http1 && fast(&shared, &limits) {
+        return crate::http1::serve(io, prefix, peer, false, shared, limits, shutdown).await;
+    }
     serve(
         Rewind::new(prefix, io),
         proto,
@@ -199,6 +207,9 @@ pub async fn serve_tls<S>(
         Some(b"h2") => Proto::Http2,
         _ => Proto::Http1,
     };
+    if proto == Proto::Http1 && fast(&shared, &limits) {
+        return crate::http1::serve(tls, Vec::new(), peer, true, shared, limits, shutdown).await;
+    }
     serve(tls, proto, peer, true, shared, &limits, shutdown).await;
 }
 

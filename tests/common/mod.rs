@@ -62,9 +62,42 @@ where
     addr
 }
 
+/// The HTTP/1.1 path the tests run against: `CONSENTRY_TEST_HTTP1` (`fast` or `hyper`), or
+/// the configuration's default when unset.
+pub fn http1_path() -> Option<String> {
+    let v = std::env::var("CONSENTRY_TEST_HTTP1").ok()?;
+    match v.as_str() {
+        "fast" | "hyper" => Some(v),
+        "" => None,
+        other => panic!("CONSENTRY_TEST_HTTP1 is \"{other}\": it must be \"fast\" or \"hyper\""),
+    }
+}
+
+/// `text` with `server.http1` set to [`http1_path`] (unchanged when it is unset or the text
+/// sets the key itself).
+pub fn with_http1(text: &str) -> String {
+    let Some(path) = http1_path() else {
+        return text.to_string();
+    };
+    if text.lines().any(|l| l.trim_start().starts_with("http1 =")) {
+        return text.to_string();
+    }
+    let line = format!("http1 = \"{path}\"");
+    match text.lines().position(|l| l.trim() == "[server]") {
+        Some(i) => {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.insert(i + 1, &line);
+            let mut out = lines.join("\n");
+            out.push('\n');
+            out
+        }
+        None => format!("{text}\n[server]\n{line}\n"),
+    }
+}
+
 /// The test configuration: categories like the contract's example, upstream at `up`.
 pub fn config_text(up: SocketAddr, consent_extra: &str) -> String {
-    format!(
+    with_http1(&format!(
         r#"
 [listen]
 http = "127.0.0.1:0"
@@ -98,11 +131,12 @@ cookies = ["_ga", "_ga_*", "_gid"]
 [categories.advertising]
 cookies = ["_fbp", "IDE", "_gcl_*"]
 "#
-    )
+    ))
 }
 
 pub async fn proxy_with(text: &str, opts: server::Options) -> Running {
-    let config = Config::from_str(Path::new("test.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::from_str(Path::new("test.toml"), &with_http1(text))
+        .unwrap_or_else(|e| panic!("{e}"));
     server::start(config, opts).await.unwrap()
 }
 

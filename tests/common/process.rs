@@ -32,7 +32,15 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts `consentry run` on the configuration file `config` (which gets `server.http1`
+    /// from `CONSENTRY_TEST_HTTP1` first, see [`super::with_http1`]).
     pub fn start(config: &Path) -> Proc {
+        if let Ok(text) = std::fs::read_to_string(config) {
+            let wanted = super::with_http1(&text);
+            if wanted != text {
+                std::fs::write(config, wanted).unwrap();
+            }
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_consentry"))
             .args([
                 "run",
