@@ -75,7 +75,7 @@ http {
   uwsgi_temp_path $WORK/origin/tmp/uwsgi;
   scgi_temp_path $WORK/origin/tmp/scgi;
   keepalive_requests 1000000;
-  gzip on; gzip_types text/html; gzip_comp_level 6; gzip_min_length 0;
+  gzip on; gzip_types text/html; gzip_comp_level 6; gzip_min_length 0; gzip_proxied any;
   server {
     listen 127.0.0.1:$P_ORIGIN;
     root $WORK/www;
