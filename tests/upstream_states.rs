@@ -279,6 +279,7 @@ async fn proxy_short_timeouts(up: SocketAddr) -> consentry::server::Running {
         "response_timeout = \"1s\"",
         "response_timeout = \"400ms\"\nread_timeout = \"300ms\"",
     );
+    assert!(text.contains("read_timeout = \"300ms\""), "{text}");
     proxy_with(&text, Default::default()).await
 }
 
