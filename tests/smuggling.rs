@@ -209,7 +209,11 @@ fn rejected_status(status: u16) -> bool {
 /// Runs one case against its own origin and proxy; returns what went wrong.
 async fn run(name: &'static str, raw: &'static [u8], outcome: &'static Outcome) -> Vec<String> {
     let (origin, log) = recording_origin().await;
-    let p = proxy(origin, "").await;
+    // Every case runs at once: a loaded machine must not turn a forwarded request into a 504.
+    let text =
+        config_text(origin, "").replace("response_timeout = \"1s\"", "response_timeout = \"20s\"");
+    assert!(text.contains("response_timeout = \"20s\""), "{text}");
+    let p = proxy_with(&text, Default::default()).await;
     let mut problems = Vec::new();
     let mut s = TcpStream::connect(p.http.unwrap()).await.unwrap();
     s.write_all(raw).await.unwrap();
