@@ -45,6 +45,10 @@ pub enum ProxyError {
     /// The client's body exceeded `max_body_bytes`.
     #[error("request body larger than the configured limit")]
     BodyTooLarge,
+    /// A transfer coding other than `chunked`: the proxy decodes only chunked, and would pass
+    /// the rest on without saying so (RFC 9112 §6.1: 501).
+    #[error("transfer coding not implemented")]
+    TransferCoding,
 }
 
 impl ProxyError {
@@ -57,6 +61,7 @@ impl ProxyError {
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BadRequest(_) | ProxyError::ClientBody(_) => StatusCode::BAD_REQUEST,
             ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::TransferCoding => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -69,7 +74,8 @@ impl ProxyError {
             ProxyError::BodyTooLarge
             | ProxyError::BadRequest(_)
             | ProxyError::ClientBody(_)
-            | ProxyError::MethodNotAllowed => None,
+            | ProxyError::MethodNotAllowed
+            | ProxyError::TransferCoding => None,
         }
     }
 
@@ -78,7 +84,10 @@ impl ProxyError {
     pub fn closes_connection(&self) -> bool {
         matches!(
             self,
-            ProxyError::BodyTooLarge | ProxyError::BadRequest(_) | ProxyError::ClientBody(_)
+            ProxyError::BodyTooLarge
+                | ProxyError::BadRequest(_)
+                | ProxyError::ClientBody(_)
+                | ProxyError::TransferCoding
         )
     }
 
@@ -94,6 +103,7 @@ impl ProxyError {
             ProxyError::BodyTooLarge => "413 Content Too Large\n",
             ProxyError::BadRequest(_) | ProxyError::ClientBody(_) => "400 Bad Request\n",
             ProxyError::MethodNotAllowed => "405 Method Not Allowed\n",
+            ProxyError::TransferCoding => "501 Not Implemented: transfer coding\n",
         }
     }
 
@@ -171,5 +181,9 @@ mod tests {
             ProxyError::MethodNotAllowed.status(),
             StatusCode::METHOD_NOT_ALLOWED
         );
+        let coding = ProxyError::TransferCoding;
+        assert_eq!(coding.status(), StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(coding.upstream_kind(), None);
+        assert!(coding.closes_connection());
     }
 }

@@ -237,6 +237,12 @@ fn validate(req: &Request<Incoming>, config: &Config) -> Result<Target, ProxyErr
             "both Transfer-Encoding and Content-Length",
         ));
     }
+    // Transfer codings other than chunked, even before a final chunked: hyper decodes the
+    // chunked framing only, and the rest would reach the upstream as content with no field
+    // saying so (Transfer-Encoding is hop-by-hop). nginx answers 501 too.
+    if headers::tokens(h, &TRANSFER_ENCODING).any(|t| !t.eq_ignore_ascii_case(b"chunked")) {
+        return Err(ProxyError::TransferCoding);
+    }
     // HTTP/1.1 needs exactly one Host (RFC 9112 §3.2).
     let hosts = h.get_all(HOST).iter().count();
     if hosts > 1
