@@ -33,6 +33,11 @@ pub struct Proc {
 
 impl Proc {
     pub fn start(config: &Path) -> Proc {
+        Proc::start_logging(config, "info")
+    }
+
+    /// Starts with `RUST_LOG` set to `filter`.
+    pub fn start_logging(config: &Path, filter: &str) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_consentry"))
             .args([
                 "run",
@@ -41,7 +46,7 @@ impl Proc {
                 "--log-format",
                 "json",
             ])
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
