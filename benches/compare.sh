@@ -5,7 +5,10 @@
 #   nginx+lua     nginx + Lua doing the same consent filtering from the same cookie
 #   consentry     consentry with the equivalent configuration
 # Every server under test is pinned to CPU 0 with one worker; the load generators (wrk, and
-# benches/loadgen.rs for what wrk cannot do) and the origin run on CPU 1. It first checks that
+# benches/loadgen.rs for what wrk cannot do) and the origin run on CPU 1. With --workers N (N > 1)
+# every server (origin included) runs N workers (nginx: a master and N worker processes) and
+# everything, load generators included, shares all CPUs: a multi-core figure in which the load
+# generator takes part of the cores it measures. It first checks that
 # every proxy strips the same lines, then runs interleaved rounds of:
 #   wrk      keep-alive HTTP/1.1 throughput at 32 and 256 connections
 #   latency  a fixed moderate rate (--rate, default 2000 req/s over 16 connections): p50/p99
@@ -16,6 +19,7 @@
 # Usage: benches/compare.sh [--rounds N] [--duration SECONDS] [--connections "32 256"]
 #                           [--rate REQ_PER_S] [--only "wrk latency tls h2"] [--quick]
 #                           [--http1 fast|hyper]   (consentry's server.http1; default: its default)
+#                           [--workers N]
 # Installs nginx, the Lua module and wrk with apt-get when they are missing (needs root).
 set -euo pipefail
 
@@ -25,6 +29,7 @@ CONNS="32 256"
 RATE=2000
 ONLY="wrk latency tls h2"
 HTTP1=""
+WORKERS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -34,6 +39,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift 2 ;;
     --quick) ROUNDS=1; DURATION=3; shift ;;
     --http1) HTTP1="$2"; shift 2 ;;
+    --workers) WORKERS="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +56,12 @@ fi
 for t in nginx wrk taskset curl python3; do need "$t" || { echo "missing tool: $t" >&2; exit 1; }; done
 CPUS=$(nproc)
 if [ "$CPUS" -lt 2 ]; then echo "needs at least 2 CPUs (found $CPUS)" >&2; exit 1; fi
+# Where the servers under test, and the origin and load generators, run.
+if [ "$WORKERS" -gt 1 ]; then
+  SERVER_CPUS="0-$((CPUS - 1))"; LOAD_CPUS="$SERVER_CPUS"; MASTER=on
+else
+  SERVER_CPUS=0; LOAD_CPUS=1; MASTER=off
+fi
 
 echo "== building consentry and the load generator (release)"
 cargo build --release --quiet --bin consentry --example loadgen
@@ -85,8 +97,9 @@ nginx_conf() { # name port body
   mkdir -p "$WORK/$1/logs" "$WORK/$1/tmp"
   cat > "$WORK/$1/nginx.conf" <<CONF
 $4
-worker_processes 1;
-master_process off;
+worker_processes $WORKERS;
+master_process $MASTER;
+$([ "$MASTER" = on ] && echo "user root;")
 daemon off;
 pid $WORK/$1/nginx.pid;
 error_log $WORK/$1/logs/error.log warn;
@@ -162,7 +175,7 @@ key = "$WORK/tls/key.pem"
 [admin]
 listen = "127.0.0.1:$P_ADMIN"
 [server]
-workers = 1
+workers = $WORKERS
 ${HTTP1:+http1 = \"$HTTP1\"}
 [upstream]
 url = "http://127.0.0.1:$P_ORIGIN"
@@ -186,11 +199,11 @@ start() { # cpu name cmd...
   PIDS+=($!)
   eval "PID_$name=$!"
 }
-start 1 origin nginx -c "$WORK/origin/nginx.conf"
-start 0 direct nginx -c "$WORK/direct/nginx.conf"
-start 0 nginx nginx -c "$WORK/nginx/nginx.conf"
-start 0 lua nginx -c "$WORK/lua/nginx.conf"
-RUST_LOG=warn start 0 consentry "$BIN" run --config "$WORK/consentry.toml"
+start "$LOAD_CPUS" origin nginx -c "$WORK/origin/nginx.conf"
+start "$SERVER_CPUS" direct nginx -c "$WORK/direct/nginx.conf"
+start "$SERVER_CPUS" nginx nginx -c "$WORK/nginx/nginx.conf"
+start "$SERVER_CPUS" lua nginx -c "$WORK/lua/nginx.conf"
+RUST_LOG=warn start "$SERVER_CPUS" consentry "$BIN" run --config "$WORK/consentry.toml"
 
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "port $1 did not come up" >&2; cat "$WORK"/*.out >&2; exit 1; }
 for p in $P_ORIGIN $P_DIRECT $P_NGINX $P_LUA $P_CONSENTRY; do wait_port "$p"; done
@@ -206,8 +219,10 @@ for t in "nginx+lua:$P_LUA" "consentry:$P_CONSENTRY"; do
 done
 echo "  nginx (no filter): $(names "$P_NGINX" | cut -d= -f1 | tr '\n' ' ')"
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-peak_rss() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
+# A server's CPU and peak RSS: its process and (nginx with a master) its worker processes.
+family() { echo "$1"; pgrep -P "$1" || true; }
+cpu_ticks() { for p in $(family "$1"); do awk '{print $14+$15}' "/proc/$p/stat"; done | awk '{n+=$1} END{print n}'; }
+peak_rss() { for p in $(family "$1"); do awk '/VmHWM/{print $2}' "/proc/$p/status"; done | awk '{n+=$1} END{print n}'; }
 TICK=$(getconf CLK_TCK)
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
@@ -223,7 +238,7 @@ kv() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k{print $2}'; }
 wrk_one() { # name port pid conns
   local before after out errors
   before=$(cpu_ticks "$3")
-  out=$(taskset -c 1 wrk -t1 -c"$4" -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$2/" 2>&1)
+  out=$(taskset -c "$LOAD_CPUS" wrk -t"$WORKERS" -c"$4" -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$2/" 2>&1)
   after=$(cpu_ticks "$3")
   errors=$(echo "$out" | awk '/Non-2xx/{n+=$NF} /Socket errors/{gsub(/,/,""); n+=$4+$6+$8+$10} END{print n+0}')
   [ "$errors" -eq 0 ] || echo "  $1 c=$4: $errors errors"
@@ -236,7 +251,7 @@ loadgen_one() { # kind name pid conns loadgen-args...
   local kind=$1 name=$2 pid=$3 conns=$4 before after out
   shift 4
   before=$(cpu_ticks "$pid")
-  out=$(taskset -c 1 "$LOADGEN" "$kind" "$@" --duration "$DURATION" -H "Cookie: $COOKIE" 2>&1) || { echo "loadgen failed for $name: $out" >&2; exit 1; }
+  out=$(taskset -c "$LOAD_CPUS" "$LOADGEN" "$kind" "$@" --duration "$DURATION" -H "Cookie: $COOKIE" 2>&1) || { echo "loadgen failed for $name: $out" >&2; exit 1; }
   after=$(cpu_ticks "$pid")
   [ "$(kv errors "$out")" = 0 ] || echo "  $kind $name: $(kv errors "$out") errors"
   row "$kind" "$name" "$conns" "$(kv rps "$out")" "$(awk -v u="$(kv p50_us "$out")" 'BEGIN{print u/1000}')" \

@@ -164,7 +164,7 @@ pub fn main() -> ExitCode {
 }
 
 fn demo(port: u16, admin_port: u16) -> ExitCode {
-    let rt = match runtime(2) {
+    let rt = match demo_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -359,19 +359,12 @@ pub(crate) fn summary(c: &Config) -> String {
     s
 }
 
-/// The runtime: one worker runs on a single-threaded scheduler (no work-stealing overhead, as an
-/// nginx worker process); more use the multi-threaded one.
-fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if workers <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()
-    }
+/// The demo's runtime: the demo site and its vendor stand-ins beside the proxy's worker 0.
+fn demo_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 fn run(path: PathBuf) -> ExitCode {
@@ -383,7 +376,9 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rt = match runtime(config.server.workers) {
+    // Worker 0: this thread's single-threaded runtime, which also runs the admin listener,
+    // signals and reloads; `server::start` starts the other workers' threads.
+    let rt = match server::workers::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -391,6 +386,9 @@ fn run(path: PathBuf) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        tokio::spawn(server::clock::run(
+            tokio_util::sync::CancellationToken::new(),
+        ));
         let running = match server::start(config, server::Options::default()).await {
             Ok(r) => r,
             Err(e) => {

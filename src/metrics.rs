@@ -3,6 +3,11 @@
 //!
 //! Labels stay bounded whatever cookie names upstreams invent: `rule` is a configured pattern,
 //! `(consent)` or `(unclassified)`, and `category` a configured category or `(unclassified)`.
+//!
+//! The counters are shared by all workers, not sharded per worker: with two workers under load on
+//! both cores, a build with every request-path increment removed used the same CPU per request
+//! (median 25.4 µs over 6 interleaved rounds, both builds), so shards would buy nothing
+//! measurable.
 
 use std::sync::OnceLock;
 

@@ -3,7 +3,11 @@
 //! A space-saving counter: at most `capacity` names are kept however many distinct names
 //! upstreams invent; a new name evicts the least counted one and inherits its count as its
 //! possible over-count (`error`). Names are truncated, values are never seen here.
+//!
+//! Each worker thread counts into its own summary (no lock shared between workers on the request
+//! path); [`TopNames::top`] merges them.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -21,17 +25,36 @@ pub struct Entry {
     pub error: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TopNames {
-    entries: Mutex<Vec<Entry>>,
+    /// One summary per worker (indexed by the worker number, modulo their count).
+    shards: Box<[Mutex<Vec<Entry>>]>,
+}
+
+impl Default for TopNames {
+    fn default() -> TopNames {
+        TopNames::new()
+    }
 }
 
 impl TopNames {
+    /// One summary per core.
     pub fn new() -> TopNames {
-        TopNames::default()
+        TopNames::with_shards(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
+    fn with_shards(n: usize) -> TopNames {
+        TopNames {
+            shards: (0..n.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
+        }
+    }
+
+    /// Counts `name` in this worker's summary.
     pub fn record(&self, name: &[u8]) {
+        self.record_in(crate::server::workers::current(), name);
+    }
+
+    fn record_in(&self, worker: usize, name: &[u8]) {
         let mut name = match std::str::from_utf8(name) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(_) => String::from_utf8_lossy(name),
@@ -43,7 +66,9 @@ impl TopNames {
             }
             name.to_mut().truncate(cut);
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.shards[worker % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(e) = entries.iter_mut().find(|e| e.name == name) {
             e.count += 1;
             return;
@@ -63,16 +88,61 @@ impl TopNames {
         }
     }
 
-    /// Entries, most frequent first.
+    /// Entries, most frequent first: the workers' summaries merged, at most `CAPACITY`.
+    ///
+    /// A name's counts are added up over the summaries. A full summary that does not list a name
+    /// may have counted it before evicting it, at most as often as its least counted entry: that
+    /// much is added to the name's count and to its possible over-count, so `count` stays an
+    /// upper bound and `count - error` a lower one, as in each summary.
     pub fn top(&self) -> Vec<Entry> {
-        let mut v = self
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let shards: Vec<Vec<Entry>> = self
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect();
+        let mut v = if shards.len() == 1 {
+            shards.into_iter().next().unwrap_or_default()
+        } else {
+            merge(&shards)
+        };
         v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+        v.truncate(CAPACITY);
         v
     }
+}
+
+fn merge(shards: &[Vec<Entry>]) -> Vec<Entry> {
+    let floor: Vec<u64> = shards
+        .iter()
+        .map(|s| {
+            if s.len() >= CAPACITY {
+                s.iter().map(|e| e.count).min().unwrap_or(0)
+            } else {
+                0
+            }
+        })
+        .collect();
+    let mut merged: HashMap<&str, Entry> = HashMap::new();
+    for s in shards {
+        for e in s {
+            let m = merged.entry(&e.name).or_insert_with(|| Entry {
+                name: e.name.clone(),
+                count: 0,
+                error: 0,
+            });
+            m.count += e.count;
+            m.error += e.error;
+        }
+    }
+    for m in merged.values_mut() {
+        for (s, &floor) in shards.iter().zip(&floor) {
+            if floor > 0 && !s.iter().any(|e| e.name == m.name) {
+                m.count += floor;
+                m.error += floor;
+            }
+        }
+    }
+    merged.into_values().collect()
 }
 
 #[cfg(test)]
@@ -111,6 +181,62 @@ mod tests {
         assert_eq!(top.len(), CAPACITY);
         assert_eq!(top[0].name, "_frequent");
         assert!(top[0].count >= 1000);
+    }
+
+    #[test]
+    fn the_workers_summaries_are_added_up() {
+        let t = TopNames::with_shards(2);
+        for _ in 0..3 {
+            t.record_in(0, b"a");
+        }
+        for _ in 0..2 {
+            t.record_in(1, b"a");
+        }
+        t.record_in(1, b"b");
+        // Worker numbers beyond the shards wrap around.
+        t.record_in(3, b"b");
+        assert_eq!(
+            t.top(),
+            [
+                Entry {
+                    name: "a".into(),
+                    count: 5,
+                    error: 0
+                },
+                Entry {
+                    name: "b".into(),
+                    count: 2,
+                    error: 0
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_summary_bounds_what_it_may_have_evicted() {
+        let t = TopNames::with_shards(2);
+        // Worker 0 fills its summary, each name twice: its floor is 2.
+        for i in 0..CAPACITY {
+            t.record_in(0, format!("n{i}").as_bytes());
+            t.record_in(0, format!("n{i}").as_bytes());
+        }
+        for _ in 0..10 {
+            t.record_in(1, b"hot");
+        }
+        let top = t.top();
+        assert_eq!(top.len(), CAPACITY);
+        assert_eq!(
+            top[0],
+            Entry {
+                name: "hot".into(),
+                count: 12,
+                error: 2
+            }
+        );
+        // A name only worker 0 lists keeps its exact count: worker 1's summary is not full.
+        assert!(top
+            .iter()
+            .any(|e| e.name == "n0" && e.count == 2 && e.error == 0));
     }
 
     #[test]

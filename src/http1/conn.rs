@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::{now_ms, Timer};
+use super::deadlines::{now_ms, Timer};
 use super::exchange::{self, Failure};
 use super::io::{write_all, Buf, Wait};
 use super::request::{self, Framing, Parsed, Verdict};

@@ -7,7 +7,7 @@ use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::clock::Timer;
+use super::deadlines::Timer;
 
 /// Why a wait ended without its bytes.
 #[derive(Debug)]

@@ -14,10 +14,10 @@
 //! - [`exchange`]: one request's exchange with the upstream and the body relay;
 //! - [`upstream`]: upstream connections and the per-thread idle stack;
 //! - [`conn`]: the client connection loop;
-//! - [`clock`], [`io`]: coarse deadlines, and the reads and writes they bound.
+//! - [`deadlines`], [`io`]: coarse deadlines, and the reads and writes they bound.
 
 pub mod chunked;
-pub mod clock;
+pub mod deadlines;
 pub mod conn;
 pub mod exchange;
 pub mod io;

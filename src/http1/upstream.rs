@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use super::clock;
+use super::deadlines;
 use crate::config::Upstream as UpstreamConfig;
 use crate::proxy::error::ProxyError;
 
@@ -79,7 +79,7 @@ impl Upstream {
     /// The most recently used idle connection to this upstream that is still fresh and, as far
     /// as can be told without waiting, open. The bool says it was reused.
     pub fn checkout(&self) -> Option<TcpStream> {
-        let local = clock::local();
+        let local = deadlines::local();
         let mut idle = local.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         while let Some(i) = idle.conns.iter().rposition(|c| c.key == self.key) {
@@ -98,7 +98,7 @@ impl Upstream {
 
     /// Puts a connection whose exchange ended cleanly back.
     pub fn put(&self, io: TcpStream) {
-        let local = clock::local();
+        let local = deadlines::local();
         {
             let mut idle = local.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.conns.len() >= MAX_IDLE {

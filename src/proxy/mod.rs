@@ -78,7 +78,7 @@ impl Runtime {
             .and_then(|prev| prev.client.reused());
         let client = match reused {
             Some(c) => c,
-            None => upstream::client(&config.upstream)?,
+            None => upstream::client(&config.upstream, config.server.workers)?,
         };
         Ok(Runtime {
             policy_metrics: PolicyMetrics::new(metrics, &config.policy),

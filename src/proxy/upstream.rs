@@ -1,7 +1,9 @@
 //! The upstream client: one upstream, its own connections.
 //!
 //! HTTP/1.1 connections (to `http://` upstreams, and to `https://` ones that do not offer h2)
-//! are kept alive in a stack: a checkout is a pop. A connection goes back when the response
+//! are kept alive in a stack per worker thread: a checkout is a pop from the stack of the worker
+//! that serves the request, so a connection is used on the thread whose runtime drives it and
+//! workers never wait on each other's stacks. A connection goes back when the response
 //! body has been read to its end, and leaves when it has been idle for `pool_idle_timeout`
 //! (shorter than typical upstream keep-alive, so the upstream rarely closes a connection just
 //! as a request is written to it; when it does, a request that was not sent yet is retried on
@@ -38,11 +40,12 @@ use super::body::RequestBody;
 use super::error::{BoxError, ProxyError};
 use crate::config::Upstream;
 use crate::metrics::Metrics;
+use crate::server::workers;
 
 /// Upstream responses may carry many `Set-Cookie` lines (hyper's default stops at 100).
 const MAX_HEADERS: usize = 1000;
 const MAX_BUF: usize = 1024 * 1024;
-/// Idle connections kept at most; beyond, the oldest is closed.
+/// Idle connections kept at most (over all workers); beyond, the oldest is closed.
 const MAX_IDLE: usize = 1024;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 
@@ -51,8 +54,9 @@ pub struct UpstreamClient {
     pool: Arc<Pool>,
 }
 
-/// Builds the client for an upstream. Fails only on an unreadable `upstream.ca` file.
-pub fn client(up: &Upstream) -> Result<UpstreamClient, String> {
+/// Builds the client for an upstream, its idle connections kept per worker (`workers` of them).
+/// Fails only on an unreadable `upstream.ca` file.
+pub fn client(up: &Upstream, workers: usize) -> Result<UpstreamClient, String> {
     let tls = if up.https {
         let host = up.authority.host();
         let name = host.trim_start_matches('[').trim_end_matches(']');
@@ -66,7 +70,7 @@ pub fn client(up: &Upstream) -> Result<UpstreamClient, String> {
         None
     };
     Ok(UpstreamClient {
-        pool: Arc::new(Pool::new(up, tls)),
+        pool: Arc::new(Pool::new(up, tls, workers)),
     })
 }
 
@@ -139,7 +143,11 @@ struct Pool {
     connect_timeout: Duration,
     idle_timeout: Duration,
     read_timeout: Duration,
-    idle: Mutex<VecDeque<Idle>>,
+    /// One stack per worker, indexed by [`workers::current`]; each is locked only by its own
+    /// worker's thread, except by the reaper once per half idle timeout.
+    idle: Box<[Mutex<VecDeque<Idle>>]>,
+    /// Idle connections kept per worker at most.
+    max_idle: usize,
     /// The shared h2 connection of an `https://` upstream that chose h2.
     h2: Mutex<Option<http2::SendRequest<RequestBody>>>,
     reaper_started: AtomicBool,
@@ -157,7 +165,8 @@ enum Fresh {
 }
 
 impl Pool {
-    fn new(up: &Upstream, tls: Option<Tls>) -> Pool {
+    fn new(up: &Upstream, tls: Option<Tls>, workers: usize) -> Pool {
+        let workers = workers.max(1);
         let host = up.authority.host();
         Pool {
             // An IPv6 literal is bracketed in the authority, not in a socket address.
@@ -175,7 +184,8 @@ impl Pool {
             connect_timeout: up.connect_timeout,
             idle_timeout: up.pool_idle_timeout,
             read_timeout: up.read_timeout,
-            idle: Mutex::new(VecDeque::new()),
+            idle: (0..workers).map(|_| Mutex::new(VecDeque::new())).collect(),
+            max_idle: (MAX_IDLE / workers).max(1),
             h2: Mutex::new(None),
             reaper_started: AtomicBool::new(false),
         }
@@ -264,9 +274,16 @@ impl Pool {
         }
     }
 
-    /// The most recently used idle connection that is still open and fresh.
+    /// This worker's idle stack.
+    fn local(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+        self.idle[workers::current() % self.idle.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This worker's most recently used idle connection that is still open and fresh.
     fn checkout(&self) -> Option<http1::SendRequest<RequestBody>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = self.local();
         while let Some(c) = idle.pop_back() {
             if c.since.elapsed() < self.idle_timeout && c.send.is_ready() {
                 return Some(c.send);
@@ -376,8 +393,8 @@ impl Pool {
     }
 
     fn put(&self, send: http1::SendRequest<RequestBody>) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() >= MAX_IDLE {
+        let mut idle = self.local();
+        if idle.len() >= self.max_idle {
             idle.pop_front();
         }
         idle.push_back(Idle {
@@ -389,12 +406,14 @@ impl Pool {
     /// Closes the connections idle for longer than `pool_idle_timeout` (they are the oldest, at
     /// the front).
     fn prune(&self) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        while idle
-            .front()
-            .is_some_and(|c| c.since.elapsed() >= self.idle_timeout || c.send.is_closed())
-        {
-            idle.pop_front();
+        for shard in self.idle.iter() {
+            let mut idle = shard.lock().unwrap_or_else(|p| p.into_inner());
+            while idle
+                .front()
+                .is_some_and(|c| c.since.elapsed() >= self.idle_timeout || c.send.is_closed())
+            {
+                idle.pop_front();
+            }
         }
     }
 

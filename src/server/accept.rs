@@ -22,8 +22,11 @@ use tokio_util::task::TaskTracker;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Accepts connections until `stop`, each served by the future `serve` makes for it (`None`
-/// drops the connection) as a task of `tracker`. With a `limit`, a slot is taken before
-/// accepting and held for the connection's life: beyond it, the kernel queues.
+/// drops the connection) as a task of `tracker`. With a `limit`, a connection takes a slot as it
+/// is accepted and holds it for its life; while none is free it is not served, and further
+/// connections queue in the kernel. (The slot is taken after the accept, not before: with one
+/// listening socket per worker, a worker waiting for a connection must not hold a slot that a
+/// connection on another worker's socket could use.)
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
     limit: Option<Arc<Semaphore>>,
@@ -35,13 +38,6 @@ pub async fn accept_loop<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     loop {
-        let permit = match &limit {
-            Some(l) => tokio::select! {
-                p = l.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => return },
-                _ = stop.cancelled() => return,
-            },
-            None => None,
-        };
         let (stream, peer) = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
@@ -53,6 +49,16 @@ pub async fn accept_loop<F, Fut>(
                     continue;
                 }
             },
+        };
+        let permit = match &limit {
+            Some(l) => match l.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => tokio::select! {
+                    p = l.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => return },
+                    _ = stop.cancelled() => return,
+                },
+            },
+            None => None,
         };
         let _ = stream.set_nodelay(true);
         let Some(fut) = serve(stream, peer) else {

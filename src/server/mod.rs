@@ -2,11 +2,13 @@
 //! drain on shutdown.
 
 pub mod accept;
+pub mod clock;
 pub mod conn;
 pub mod framing;
 pub mod idle;
 pub mod rewind;
 pub mod tls;
+pub mod workers;
 
 use std::io;
 use std::net::SocketAddr;
@@ -50,6 +52,8 @@ struct Inner {
     admin_tracker: TaskTracker,
     limit: Arc<Semaphore>,
     listeners: tokio::sync::Mutex<Vec<Bound>>,
+    /// The worker threads: each proxy listener has a socket and an accept loop on every worker.
+    workers: workers::Workers,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -93,37 +97,57 @@ async fn bind(addr: SocketAddr, key: &str) -> io::Result<TcpListener> {
 }
 
 impl Inner {
-    /// Binds `addr` for `role` and starts its accept loop.
+    /// Binds `addr` for `role` and starts its accept loop (for a proxy listener, one per worker).
     async fn open(&self, role: Role, addr: SocketAddr) -> io::Result<Bound> {
+        if role != Role::Admin {
+            return self.open_proxy(role, addr);
+        }
         let l = bind(addr, role.key()).await?;
         let local = l.local_addr()?;
-        let stop = match role {
-            Role::Admin => self.admin_shutdown.child_token(),
-            _ => self.shutdown.child_token(),
-        };
-        match role {
-            Role::Admin => {
-                tracing::info!(addr = %local, "admin listening");
-                self.admin_tracker.spawn(admin::serve(
-                    l,
-                    self.shared.clone(),
-                    stop.clone(),
-                    self.admin_tracker.clone(),
-                ));
-            }
-            Role::Http | Role::Https => {
-                tracing::info!(addr = %local, tls = role == Role::Https, "proxy listening");
-                self.tracker.spawn(proxy_listener(
-                    l,
-                    role == Role::Https,
-                    self.shared.clone(),
-                    self.limit.clone(),
-                    stop.clone(),
-                    self.shutdown.clone(),
-                    self.tracker.clone(),
-                ));
-            }
-        }
+        let stop = self.admin_shutdown.child_token();
+        tracing::info!(addr = %local, "admin listening");
+        self.admin_tracker.spawn(admin::serve(
+            l,
+            self.shared.clone(),
+            stop.clone(),
+            self.admin_tracker.clone(),
+        ));
+        Ok(Bound {
+            role,
+            configured: addr,
+            local,
+            stop,
+        })
+    }
+
+    /// Binds a proxy listener's sockets, one per worker, and starts an accept loop on each.
+    fn open_proxy(&self, role: Role, addr: SocketAddr) -> io::Result<Bound> {
+        let group = workers::bind_group(addr, self.workers.count()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{} {addr}: cannot listen: {e}", role.key()),
+            )
+        })?;
+        let local = group[0].local_addr()?;
+        let stop = self.shutdown.child_token();
+        tracing::info!(
+            addr = %local,
+            tls = role == Role::Https,
+            workers = group.len(),
+            "proxy listening"
+        );
+        let mut group = group.into_iter().map(Some).collect::<Vec<_>>();
+        self.workers.spawn_each(&self.tracker, |worker| {
+            proxy_listener(
+                group[worker].take().expect("one socket per worker"),
+                role == Role::Https,
+                self.shared.clone(),
+                self.limit.clone(),
+                stop.clone(),
+                self.shutdown.clone(),
+                self.tracker.clone(),
+            )
+        });
         Ok(Bound {
             role,
             configured: addr,
@@ -185,7 +209,10 @@ fn acceptor(config: &Config) -> io::Result<Option<tokio_rustls::TlsAcceptor>> {
 }
 
 /// Binds every configured listener and starts serving.
+///
+/// The calling runtime is worker 0; `server.workers - 1` more worker threads start here.
 pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
+    let workers = workers::Workers::start(config.server.workers)?;
     let metrics = Arc::new(Metrics::new());
     let config = Arc::new(config);
     let runtime = Runtime::new(config.clone(), &metrics, None, acceptor(&config)?)
@@ -199,6 +226,7 @@ pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
         admin_tracker: TaskTracker::new(),
         limit: Arc::new(Semaphore::new(config.server.max_connections)),
         listeners: tokio::sync::Mutex::new(Vec::new()),
+        workers,
     });
     let mut bound = Vec::new();
     for role in [Role::Http, Role::Https, Role::Admin] {
@@ -221,10 +249,11 @@ pub async fn start(config: Config, opts: Options) -> io::Result<Running> {
     Ok(running)
 }
 
-/// The proxy's accept loop: each connection within `max_connections`, served as cleartext
-/// (HTTP/1.1 or h2c, sniffed) or TLS.
+/// A worker's accept loop on its socket of a proxy listener: each connection within
+/// `max_connections` (counted over all workers), served on this worker as cleartext (HTTP/1.1
+/// or h2c, sniffed) or TLS.
 async fn proxy_listener(
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     tls: bool,
     shared: Arc<Shared>,
     limit: Arc<Semaphore>,
@@ -232,7 +261,17 @@ async fn proxy_listener(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    // Registered with this worker's runtime: its connections are served here.
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register a listening socket");
+            return;
+        }
+    };
+    let worker = workers::current();
     accept::accept_loop(listener, Some(limit), stop, tracker, |stream, peer| {
+        tracing::debug!(worker, %peer, "connection accepted");
         let rt = shared.current.load();
         let limits = rt.config.server.clone();
         let acceptor = if tls {
@@ -291,6 +330,7 @@ impl Running {
         inner.admin_shutdown.cancel();
         inner.admin_tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(1), inner.admin_tracker.wait()).await;
+        inner.workers.stop();
         clean
     }
 
@@ -313,6 +353,13 @@ async fn reload_into(inner: &Inner, config: Config) -> Result<(), String> {
     drop(previous);
     for w in &runtime.config.warnings {
         tracing::warn!("{w}");
+    }
+    if runtime.config.server.workers != inner.workers.count() {
+        tracing::warn!(
+            running = inner.workers.count(),
+            configured = runtime.config.server.workers,
+            "server.workers takes effect at the next start"
+        );
     }
     let runtime = Arc::new(runtime);
     inner.shared.current.store(runtime.clone());

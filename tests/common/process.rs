@@ -35,6 +35,11 @@ impl Proc {
     /// Starts `consentry run` on the configuration file `config` (which gets `server.http1`
     /// from `CONSENTRY_TEST_HTTP1` first, see [`super::with_http1`]).
     pub fn start(config: &Path) -> Proc {
+        Proc::start_logging(config, "info")
+    }
+
+    /// Starts with `RUST_LOG` set to `filter`.
+    pub fn start_logging(config: &Path, filter: &str) -> Proc {
         if let Ok(text) = std::fs::read_to_string(config) {
             let wanted = super::with_http1(&text);
             if wanted != text {
@@ -49,7 +54,7 @@ impl Proc {
                 "--log-format",
                 "json",
             ])
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

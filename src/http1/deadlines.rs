@@ -22,10 +22,14 @@ pub const TICK: Duration = Duration::from_millis(50);
 
 const NONE: u64 = u64::MAX;
 
-/// Milliseconds since the first use of the clock in this process.
+/// Milliseconds since the first use of the clock in this process, by the worker's coarse clock
+/// ([`crate::server::clock`]: the time of its last tick, not a system call per read).
 pub fn now_ms() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    crate::server::clock::now()
+        .saturating_duration_since(epoch)
+        .as_millis() as u64
 }
 
 /// The deadline of one connection.
