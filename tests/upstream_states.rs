@@ -276,7 +276,10 @@ async fn serve(s: TcpStream, conn: usize, log: Arc<Mutex<Log>>) {
 /// A proxy in front of `up` with short upstream timeouts (still long enough for a loaded
 /// machine to answer a plain request), and client connections kept while the stalls run.
 async fn proxy_short_timeouts(up: SocketAddr) -> consentry::server::Running {
+    // One worker: idle upstream connections are kept per worker, and the reuse checks below
+    // follow one pool (two clients may land on different workers otherwise).
     let text = config_text(up, "")
+        .replace("workers = 2", "workers = 1")
         .replace(
             "response_timeout = \"1s\"",
             "response_timeout = \"1500ms\"\nread_timeout = \"1s\"",
@@ -287,6 +290,7 @@ async fn proxy_short_timeouts(up: SocketAddr) -> consentry::server::Running {
         );
     assert!(text.contains("read_timeout = \"1s\""), "{text}");
     assert!(text.contains("header_read_timeout = \"30s\""), "{text}");
+    assert!(text.contains("workers = 1"), "{text}");
     proxy_with(&text, Default::default()).await
 }
 

@@ -17,8 +17,8 @@
 //! - [`deadlines`], [`io`]: coarse deadlines, and the reads and writes they bound.
 
 pub mod chunked;
-pub mod deadlines;
 pub mod conn;
+pub mod deadlines;
 pub mod exchange;
 pub mod io;
 pub mod request;

@@ -18,9 +18,6 @@ use crate::proxy::error::ProxyError;
 /// Idle connections one thread keeps at most; beyond, the oldest is closed.
 const MAX_IDLE: usize = 256;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
-/// A connection idle at least this long is checked for a close the upstream sent before it is
-/// used (a cheap check: no system call unless the socket was seen readable).
-const PROBE_AFTER: Duration = Duration::from_millis(100);
 
 /// A cleartext upstream, as the own path reaches it.
 #[derive(Debug)]
@@ -88,7 +85,10 @@ impl Upstream {
             if age >= self.idle_timeout {
                 continue;
             }
-            if age >= PROBE_AFTER && !looks_open(&c.io) {
+            // A close (or stray bytes) the upstream sent while the connection was idle: cheap to
+            // tell, as the runtime records readiness (no system call unless it saw the socket
+            // readable), and it spares a request that cannot be sent again (a POST) the race.
+            if !looks_open(&c.io) {
                 continue;
             }
             return Some(c.io);
