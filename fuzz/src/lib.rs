@@ -182,3 +182,5 @@ pub fn check_classify(matcher: &Matcher, name: &[u8]) {
         }
     }
 }
+
+pub mod http1;

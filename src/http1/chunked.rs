@@ -26,7 +26,9 @@ enum State {
     DataLf,
     /// The start of a trailer line (or the CR of the final empty line).
     TrailerStart,
-    /// Inside a trailer line.
+    /// A trailer field's name, up to its colon.
+    TrailerName,
+    /// A trailer field's value.
     Trailer,
     TrailerLf,
     /// The LF of the final empty line.
@@ -151,9 +153,15 @@ impl Decoder {
                     b'\n' => return Err(ChunkError("bare LF in the trailers")),
                     _ => {
                         self.line = 0;
-                        self.state = State::Trailer;
+                        self.state = State::TrailerName;
                         continue;
                     }
+                },
+                // A trailer line is a field line (`name: value`), as hyper reads it.
+                State::TrailerName => match b {
+                    b':' if self.line > 0 => self.state = State::Trailer,
+                    _ if is_tchar(b) => {}
+                    _ => return Err(ChunkError("invalid trailer field name")),
                 },
                 State::Trailer => match b {
                     b'\r' => self.state = State::TrailerLf,
@@ -182,7 +190,11 @@ impl Decoder {
             }
             if matches!(
                 self.state,
-                State::Trailer | State::TrailerLf | State::TrailerStart | State::EndLf
+                State::TrailerName
+                    | State::Trailer
+                    | State::TrailerLf
+                    | State::TrailerStart
+                    | State::EndLf
             ) {
                 self.trailers += 1;
                 if self.trailers > MAX_TRAILERS {
@@ -196,6 +208,11 @@ impl Decoder {
         }
         Ok((i, Out::More))
     }
+}
+
+/// A byte of a token (RFC 9110 §5.6.2), as field names are made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -298,6 +315,13 @@ mod tests {
             b"0\r\n\n",
             b"0\r\nX: 1\n\r\n",
             b"0\r\nX: 1\r\n\r\r",
+            // Found by the differential fuzz targets: trailer lines that are no field lines,
+            // which hyper refuses.
+            b"0\r\nhello\r\n\r\n",
+            b"0\r\nX-\xff: 1\r\n\r\n",
+            b"0\r\n: 1\r\n\r\n",
+            b"0\r\nX : 1\r\n\r\n",
+            b"0\r\nGET / HTTP/1.1\r\n\r\n",
         ] {
             assert!(
                 every_split(bad).is_err(),

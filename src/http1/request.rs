@@ -107,8 +107,12 @@ pub struct Facts<'b> {
     pub gpc: bool,
     /// The `Cookie` fields, joined.
     pub cookies: Option<Cow<'b, str>>,
+    /// The target forwarded: as sent, without a fragment.
+    pub target: &'b str,
     /// The path without the query (for the proxy's own answers).
     pub path: &'b str,
+    /// The client sent `Content-Length: 0` (forwarded as such).
+    pub zero_length: bool,
 }
 
 fn is(name: &str, wanted: &str) -> bool {
@@ -131,6 +135,36 @@ pub fn parse_length(v: &[u8]) -> Option<u64> {
     v.iter().try_fold(0u64, |n, &d| {
         n.checked_mul(10)?.checked_add((d - b'0') as u64)
     })
+}
+
+/// An origin-form target as hyper's `http::Uri` reads it: `None` for one it refuses (a byte
+/// outside what it accepts in the path or the query, or over its length limit), else the
+/// target without its fragment (which hyper drops).
+pub fn origin_target(target: &str) -> Option<&str> {
+    /// Bytes `http` accepts as they are in a path (besides `?`, `#` and bytes over 0x7f).
+    fn path_byte(b: u8) -> bool {
+        matches!(b, 0x21 | 0x22 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7E)
+    }
+    /// And in a query.
+    fn query_byte(b: u8) -> bool {
+        matches!(b, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E)
+    }
+    let bytes = target.as_bytes();
+    if bytes.is_empty() || bytes.len() >= u16::MAX as usize {
+        return None;
+    }
+    let mut query = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'#' => return Some(&target[..i]),
+            b'?' if !query => query = true,
+            0x80.. => {}
+            _ if query && query_byte(b) => {}
+            _ if !query && path_byte(b) => {}
+            _ => return None,
+        }
+    }
+    Some(target)
 }
 
 /// Checks a head and decides who serves it.
@@ -223,14 +257,19 @@ pub fn judge<'b>(head: &Head<'_, 'b>, max_body: Option<u64>) -> Verdict<'b> {
     } else {
         Framing::None
     };
-    let path = head.target.split('?').next().unwrap_or(head.target);
+    let Some(target) = origin_target(head.target) else {
+        return bad("invalid request target");
+    };
+    let path = target.split('?').next().unwrap_or(target);
     Verdict::Own(Facts {
         framing,
         close,
         host,
         gpc: gpc.unwrap_or(false),
         cookies,
+        target,
         path,
+        zero_length: length.is_some() && framing == Framing::None,
     })
 }
 
@@ -271,14 +310,19 @@ pub fn write_upstream(
 ) {
     out.extend_from_slice(head.method.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(head.target.as_bytes());
+    out.extend_from_slice(facts.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let listed = nominated(head.headers);
     let mut forwarded_for: Option<&[u8]> = None;
     let mut cookie_done = false;
     for h in head.headers {
         let n = h.name;
-        if is_hop_by_hop(n) || listed.iter().any(|l| l.eq_ignore_ascii_case(n.as_bytes())) {
+        // The framing fields are written from the judged framing below: a `Connection` field
+        // nominating `Content-Length` must not leave the body unframed for the upstream.
+        if is_hop_by_hop(n)
+            || is(n, "content-length")
+            || listed.iter().any(|l| l.eq_ignore_ascii_case(n.as_bytes()))
+        {
             continue;
         }
         if is(n, "cookie") {
@@ -306,8 +350,16 @@ pub fn write_upstream(
         }
         field(out, n, h.value);
     }
-    if facts.framing == Framing::Chunked {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    match facts.framing {
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        // A `Content-Length: 0` the client sent (some origins want one on a POST).
+        Framing::None if facts.zero_length => out.extend_from_slice(b"content-length: 0\r\n"),
+        Framing::None => {}
     }
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(prev) = forwarded_for
@@ -389,6 +441,28 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_read_as_hyper_reads_them() {
+        // Found by the differential fuzz target: bytes `http::Uri` refuses were forwarded, and
+        // a fragment hyper drops reached the upstream.
+        for bad in [
+            &b"GET /a>b HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"GET /a<b HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a`b HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a?b\"c HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a?b<c HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(outcome(bad), "400", "{}", String::from_utf8_lossy(bad));
+        }
+        let text = upstream(b"GET /a\"{}|^?b=[x]`~#frag?x HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(
+            text.starts_with("GET /a\"{}|^?b=[x]`~ HTTP/1.1\r\n"),
+            "{text}"
+        );
+        assert_eq!(origin_target("/#x"), Some("/"));
+        assert_eq!(origin_target("/a?b?c"), Some("/a?b?c"));
+    }
+
+    #[test]
     fn what_hyper_keeps_is_handed_over() {
         for raw in [
             &b"GET / HTTP/1.0\r\n\r\n"[..],
@@ -422,6 +496,46 @@ mod tests {
         }
         more.extend_from_slice(b"\r\n");
         assert_eq!(outcome(&more), "431");
+    }
+
+    /// The upstream head for `raw` as judged, with the cookies kept.
+    fn upstream(raw: &[u8]) -> String {
+        with_head(raw, 100, |p| {
+            let Parsed::Head(h) = p else {
+                panic!("not parsed")
+            };
+            let Verdict::Own(f) = judge(&h, None) else {
+                panic!("not owned")
+            };
+            let mut out = Vec::new();
+            write_upstream(
+                &mut out,
+                &h,
+                &f,
+                &CookieEdit::Keep,
+                "10.0.0.1".parse().unwrap(),
+                false,
+            );
+            String::from_utf8(out).unwrap()
+        })
+    }
+
+    #[test]
+    fn a_connection_field_never_removes_the_body_framing() {
+        // Found by the differential fuzz target: `Connection: content-length` dropped the
+        // field while the body was still sent, so the upstream read the body as a new request.
+        let text = upstream(b"POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 3\r\n\r\nabc");
+        assert!(text.contains("\r\ncontent-length: 3\r\n"), "{text}");
+        let text = upstream(b"POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding, content-length\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(
+            text.contains("\r\ntransfer-encoding: chunked\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("content-length"), "{text}");
+        let text = upstream(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 00\r\n\r\n");
+        assert_eq!(text.matches("content-length: 0\r\n").count(), 1, "{text}");
+        let text = upstream(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(!text.contains("content-length"), "{text}");
     }
 
     #[test]

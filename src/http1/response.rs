@@ -91,6 +91,11 @@ fn is(name: &str, wanted: &str) -> bool {
 
 /// Checks the framing of a response to a request (`head`: a HEAD request).
 pub fn judge(h: &Head<'_, '_>, head: bool) -> Result<Facts, ProxyError> {
+    // `httparse` reads any three digits; a status below 100 is no HTTP status (hyper refuses
+    // it, and it must not reach the client).
+    if h.code < 100 {
+        return Err(ProxyError::Protocol("invalid status code".into()));
+    }
     if (100..200).contains(&h.code) && h.code != 101 {
         return Ok(Facts {
             body: Body::None,
@@ -133,6 +138,12 @@ pub fn judge(h: &Head<'_, '_>, head: bool) -> Result<Facts, ProxyError> {
     if te.is_some() && (length.is_some() || bad_length) {
         return Err(ProxyError::BadResponse(
             "both Content-Length and Transfer-Encoding",
+        ));
+    }
+    if te.is_some() && h.minor == 0 {
+        // RFC 9112 §6.1: faulty framing (hyper refuses it).
+        return Err(ProxyError::BadResponse(
+            "Transfer-Encoding in an HTTP/1.0 response",
         ));
     }
     let keep_alive = !close && (h.minor == 1 || keep_alive);
@@ -362,6 +373,20 @@ mod tests {
             Err(502)
         );
         assert_eq!(facts(b"HTTP/1.1 101 Switching\r\n\r\n", false), Err(502));
+        // Found by the differential fuzz target: hyper refuses a status below 100.
+        assert_eq!(
+            facts(b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\n", false),
+            Err(502)
+        );
+        assert_eq!(facts(b"HTTP/1.1 099 X\r\n\r\n", true), Err(502));
+        // Found by the differential fuzz target: hyper refuses chunked HTTP/1.0 responses.
+        assert_eq!(
+            facts(
+                b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false
+            ),
+            Err(502)
+        );
         assert!(
             facts(b"HTTP/1.1 100 Continue\r\n\r\n", false)
                 .unwrap()
