@@ -282,12 +282,36 @@ async fn click_and_wait_reload(b: &Browser, selector: &str) {
     .await;
 }
 
+/// The visible texts of the elements a CSS selector or an XPath finds, read in one script call:
+/// the demo's live panel redraws itself, so element handles taken one call earlier can be stale.
 async fn texts_of(b: &Browser, locator: Locator<'_>) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in b.find_all(locator).await.unwrap() {
-        out.push(e.text().await.unwrap());
-    }
-    out
+    let (kind, query) = match locator {
+        Locator::Css(q) => ("css", q),
+        Locator::XPath(q) => ("xpath", q),
+        other => panic!("texts_of reads CSS or XPath locators, not {other:?}"),
+    };
+    let script = r#"
+        const [kind, query] = arguments;
+        let found = [];
+        if (kind === 'css') {
+            found = Array.from(document.querySelectorAll(query));
+        } else {
+            const r = document.evaluate(query, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+            for (let i = 0; i < r.snapshotLength; i++) found.push(r.snapshotItem(i));
+        }
+        return found.map(e => e.innerText);
+    "#;
+    let v = b
+        .execute(script, vec![Value::from(kind), Value::from(query)])
+        .await
+        .unwrap_or_else(|e| panic!("reading the texts of {query}: {e}"));
+    let Value::Array(items) = v else {
+        panic!("texts of {query}: not a list: {v:?}")
+    };
+    items
+        .into_iter()
+        .map(|t| t.as_str().unwrap_or_default().trim().to_string())
+        .collect()
 }
 
 async fn texts(b: &Browser, css: &str) -> Vec<String> {

@@ -184,9 +184,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     return End::Close;
                 }
                 Step::Refuse(e) => {
-                    let started = Instant::now();
+                    // Counted before the answer is written, as the hyper path counts it: a
+                    // client that reads the answer then the metrics finds it counted.
+                    self.count(e.status().as_u16(), Instant::now());
                     self.error(&e, false, true).await;
-                    self.count(e.status().as_u16(), started);
                     return End::Close;
                 }
                 Step::Local(bytes, close, _) => {
@@ -305,8 +306,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Err(Failure::Respond { error, body_read }) => {
                 proxy::note_error(&self.shared, &error);
                 let close = !body_read || error.closes_connection();
-                let ok = self.error(&error, p.head, close).await;
                 self.count(error.status().as_u16(), p.started);
+                let ok = self.error(&error, p.head, close).await;
                 if ok && !close {
                     Ok(true)
                 } else {
