@@ -574,9 +574,13 @@ pub fn strict_chunked_ok(body: &[u8]) -> bool {
                     Err(()) => return false,
                     Ok(None) => {
                         let rest = &body[at..];
+                        let cr = rest.ends_with(b"\r");
                         let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
                         let name = rest.iter().take_while(|&&b| is_tchar(b)).count();
-                        let name_ok = name == rest.len() || (name > 0 && rest[name] == b':');
+                        // A name not yet followed by its colon is valid so far, unless the
+                        // line is already ending (`name\r`).
+                        let name_ok = (name == rest.len() && (!cr || rest.is_empty()))
+                            || (name > 0 && name < rest.len() && rest[name] == b':');
                         return rest.iter().all(|&b| visible(b))
                             && name_ok
                             && trailers + rest.len() <= 12 * 1024;

@@ -126,10 +126,11 @@ fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
-/// A `Content-Length` value: digits only (no sign, no space inside, no list).
+/// A `Content-Length` value: digits only (no sign, no space inside, no list), any number of
+/// leading zeros (RFC 9110 §8.6 `1*DIGIT`, as hyper reads it), at most `u64::MAX`.
 pub fn parse_length(v: &[u8]) -> Option<u64> {
     let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
     v.iter().try_fold(0u64, |n, &d| {
@@ -406,6 +407,29 @@ mod tests {
         }
         for cut in head_len..=raw.len() {
             assert_eq!(outcome(&raw[..cut]), "own Length(5)", "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn content_length_is_digits_with_any_leading_zeros_up_to_u64() {
+        assert_eq!(parse_length(b"0"), Some(0));
+        assert_eq!(parse_length(b" 42 "), Some(42));
+        let zeros = format!("{}4099276460824344804", "0".repeat(60));
+        assert_eq!(
+            parse_length(zeros.as_bytes()),
+            Some(4_099_276_460_824_344_804)
+        );
+        assert_eq!(parse_length(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"",
+            b"+1",
+            b"-1",
+            b"1 2",
+            b"1,1",
+            b"0x10",
+        ] {
+            assert_eq!(parse_length(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
 
