@@ -116,13 +116,11 @@ pub fn judge(h: &Head<'_, '_>, head: bool) -> Result<Facts, ProxyError> {
     for f in h.headers {
         let n = f.name;
         if is(n, "transfer-encoding") {
-            // The last coding of the last field decides.
-            let last = f
-                .value
-                .rsplit(|&b| b == b',')
-                .map(<[u8]>::trim_ascii)
-                .find(|t| !t.is_empty());
-            te = Some(last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")));
+            // The last element of the last field decides, an empty one included: hyper reads
+            // `chunked,` as not chunked, so the body is read to the close and the connection
+            // not reused, whichever reading the upstream meant.
+            let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if is(n, "content-length") {
             match parse_length(f.value) {
                 Some(v) if length.is_none_or(|l| l == v) => length = Some(v),
@@ -327,6 +325,21 @@ mod tests {
         );
         assert_eq!(
             facts(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false),
+            ok(Body::UntilClose, false)
+        );
+        // Found by the differential fuzz target: an empty last element is not `chunked`.
+        assert_eq!(
+            facts(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n",
+                false
+            ),
+            ok(Body::UntilClose, false)
+        );
+        assert_eq!(
+            facts(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked , \r\n\r\n",
+                false
+            ),
             ok(Body::UntilClose, false)
         );
         assert_eq!(
