@@ -19,7 +19,10 @@
 # Usage: benches/compare.sh [--rounds N] [--duration SECONDS] [--connections "32 256"]
 #                           [--rate REQ_PER_S] [--only "wrk latency tls h2"] [--quick]
 #                           [--http1 fast|hyper]   (consentry's server.http1; default: its default)
-#                           [--workers N]
+#                           [--workers N] [--origin-on-server-cpu]
+#   --origin-on-server-cpu  the origin shares CPU 0 with the server under test, the load generators
+#                           alone on CPU 1 (the layout of a per-core study: proxy and origin
+#                           competing for one core); with one worker only
 # Installs nginx, the Lua module and wrk with apt-get when they are missing (needs root).
 set -euo pipefail
 
@@ -30,6 +33,7 @@ RATE=2000
 ONLY="wrk latency tls h2"
 HTTP1=""
 WORKERS=1
+ORIGIN_ON_SERVER=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
     --quick) ROUNDS=1; DURATION=3; shift ;;
     --http1) HTTP1="$2"; shift 2 ;;
     --workers) WORKERS="$2"; shift 2 ;;
+    --origin-on-server-cpu) ORIGIN_ON_SERVER=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +66,11 @@ if [ "$WORKERS" -gt 1 ]; then
   SERVER_CPUS="0-$((CPUS - 1))"; LOAD_CPUS="$SERVER_CPUS"; MASTER=on
 else
   SERVER_CPUS=0; LOAD_CPUS=1; MASTER=off
+fi
+ORIGIN_CPUS="$LOAD_CPUS"
+if [ "$ORIGIN_ON_SERVER" = 1 ]; then
+  [ "$WORKERS" = 1 ] || { echo "--origin-on-server-cpu needs one worker" >&2; exit 2; }
+  ORIGIN_CPUS="$SERVER_CPUS"
 fi
 
 echo "== building consentry and the load generator (release)"
@@ -199,7 +209,7 @@ start() { # cpu name cmd...
   PIDS+=($!)
   eval "PID_$name=$!"
 }
-start "$LOAD_CPUS" origin nginx -c "$WORK/origin/nginx.conf"
+start "$ORIGIN_CPUS" origin nginx -c "$WORK/origin/nginx.conf"
 start "$SERVER_CPUS" direct nginx -c "$WORK/direct/nginx.conf"
 start "$SERVER_CPUS" nginx nginx -c "$WORK/nginx/nginx.conf"
 start "$SERVER_CPUS" lua nginx -c "$WORK/lua/nginx.conf"
@@ -227,8 +237,8 @@ TICK=$(getconf CLK_TCK)
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 
-row() { # kind name conns rps p50_ms p99_ms ticks requests errors
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"
+row() { # kind name conns rps p50_ms p99_ms ticks requests errors (and the round)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$ROUND" >> "$RESULTS"
 }
 ms() { # wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n }'
@@ -260,6 +270,7 @@ loadgen_one() { # kind name pid conns loadgen-args...
 
 echo "== $ROUNDS interleaved rounds of ${DURATION}s per target ($ONLY)"
 for r in $(seq "$ROUNDS"); do
+  ROUND=$r
   if want wrk; then
     for c in $CONNS; do
       wrk_one origin "$P_DIRECT" "$PID_direct" "$c"
@@ -296,10 +307,12 @@ path, tick, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 order = ["origin", "nginx", "nginx+lua", "consentry"]
 rss = dict(zip(order, sys.argv[4:8]))
 rows = {}
+by_round = {}
 for line in open(path):
-    kind, name, c, rps, p50, p99, ticks, reqs, errors = line.rstrip("\n").split("\t")
+    kind, name, c, rps, p50, p99, ticks, reqs, errors, rnd = line.rstrip("\n").split("\t")
     rows.setdefault((kind, int(c), name), []).append(
         (float(rps), float(p50), float(p99), int(ticks), int(reqs), int(errors)))
+    by_round[(kind, int(c), name, rnd)] = float(rps)
 med = {}
 for key, v in rows.items():
     m = lambda i: statistics.median(x[i] for x in v)
@@ -329,6 +342,10 @@ for kind in ("wrk", "rate", "tls", "h2"):
             o = med.get((kind, c, other))
             if o:
                 print(f"  c={c}: consentry/{other}: throughput {cs[0]/o[0]:.2f}x, CPU per request {cs[3]/o[3]:.2f}x, p99 {cs[2]/o[2]:.2f}x")
+                ratios = sorted(v / by_round[(kind, c, other, r)] for (k2, c2, n2, r), v in by_round.items()
+                                if (k2, c2, n2) == (kind, c, "consentry") and by_round.get((kind, c, other, r)))
+                if len(ratios) > 1:
+                    print(f"    throughput per round: {' '.join(f'{x:.2f}x' for x in ratios)} (median {statistics.median(ratios):.2f}x)")
         if kind == "rate" and (kind, c, "origin") in med:
             o = med[(kind, c, "origin")]
             for name in ("nginx", "nginx+lua", "consentry"):

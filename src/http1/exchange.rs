@@ -64,7 +64,8 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<bool, Failure> {
     // connect, request and response head: within response_timeout, as on the hyper path.
     c.timer.set(up.response_timeout);
-    if c.up_buf.is_empty() {
+    // Allocated once per client connection and kept between exchanges (it is empty after each).
+    if c.up_buf.capacity() == 0 {
         c.up_buf = Buf::new(Vec::new(), UP_BUF);
     }
     let mut body_read = p.framing == Framing::None;

@@ -49,6 +49,11 @@ impl Buf {
         self.start == self.end
     }
 
+    /// The bytes the buffer can hold before it grows (0: nothing allocated yet).
+    pub fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
     /// Marks `n` bytes read.
     pub fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len());

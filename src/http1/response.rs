@@ -118,9 +118,14 @@ pub fn judge(h: &Head<'_, '_>, head: bool) -> Result<Facts, ProxyError> {
         if is(n, "transfer-encoding") {
             // The last element of the last field decides, an empty one included: hyper reads
             // `chunked,` as not chunked, so the body is read to the close and the connection
-            // not reused, whichever reading the upstream meant.
+            // not reused, whichever reading the upstream meant. A value with a byte outside
+            // visible ASCII (and tab) is not chunked either, as hyper reads it.
+            let visible = f
+                .value
+                .iter()
+                .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
             let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-            te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            te = Some(visible && last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if is(n, "content-length") {
             match parse_length(f.value) {
                 Some(v) if length.is_none_or(|l| l == v) => length = Some(v),
@@ -338,6 +343,14 @@ mod tests {
         assert_eq!(
             facts(
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked , \r\n\r\n",
+                false
+            ),
+            ok(Body::UntilClose, false)
+        );
+        // Found by the differential fuzz target: a byte outside visible ASCII in the value.
+        assert_eq!(
+            facts(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \xa8 ,chunked\r\n\r\n",
                 false
             ),
             ok(Body::UntilClose, false)
