@@ -21,6 +21,19 @@ static HOP_BY_HOP: [HeaderName; 8] = [
     UPGRADE,
 ];
 
+/// [`HOP_BY_HOP`] as text, in the same order: comparing `&str`s needs no lookup of a standard
+/// header's text per comparison.
+const HOP_BY_HOP_TEXT: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+];
+
 /// The tokens of a comma-separated header (`#token` lists, RFC 9110 §5.6.1) across all its
 /// fields, trimmed, empty elements skipped.
 pub fn tokens<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
@@ -83,9 +96,9 @@ fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
 
 /// Whether a header name, in any case, is one of [`HOP_BY_HOP`] (for heads parsed from bytes).
 pub fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP
+    HOP_BY_HOP_TEXT
         .iter()
-        .any(|h| h.as_str().len() == name.len() && h.as_str().eq_ignore_ascii_case(name))
+        .any(|h| h.len() == name.len() && h.eq_ignore_ascii_case(name))
 }
 
 fn hop_by_hop_text(name: &str) -> Option<usize> {
@@ -341,6 +354,12 @@ mod tests {
             );
         }
         assert_eq!(hop_by_hop_index(&http::header::SET_COOKIE), None);
+        for (name, text) in HOP_BY_HOP.iter().zip(HOP_BY_HOP_TEXT) {
+            assert_eq!(name.as_str(), text);
+            assert!(is_hop_by_hop(&text.to_ascii_uppercase()), "{text}");
+        }
+        assert!(!is_hop_by_hop("Set-Cookie"));
+        assert!(!is_hop_by_hop("trailer"));
         let mut h = map(&[("keep-alive", "timeout=5"), ("x-a", "1")]);
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
