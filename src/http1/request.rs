@@ -276,9 +276,7 @@ pub fn judge<'b>(head: &Head<'_, 'b>, max_body: Option<u64>) -> Verdict<'b> {
 
 /// Writes `name: value` CRLF, the name in lower case (as the hyper path sends it).
 pub fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    let start = out.len();
-    out.extend_from_slice(name.as_bytes());
-    out[start..].make_ascii_lowercase();
+    out.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");

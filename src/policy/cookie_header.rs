@@ -33,6 +33,7 @@ fn is_ws(c: char) -> bool {
 }
 
 /// Trims spaces and tabs; byte-wise, as both are ASCII (the result stays on char boundaries).
+#[inline]
 fn trim_ws(s: &str) -> &str {
     let b = s.as_bytes();
     let (mut start, mut end) = (0, b.len());
@@ -50,8 +51,8 @@ pub fn pairs(header: &str) -> Pairs<'_> {
     Pairs { rest: header }
 }
 
-/// The iterator of [`pairs`]: each part ends at the next `;` and is cut at its first `=`, both
-/// found with `memchr` (consent cookies make some values long). Both are ASCII, so every cut
+/// The iterator of [`pairs`]: each part ends at the next `;`, found with `memchr` (consent
+/// cookies make some values long), and is cut at its first `=`. Both are ASCII, so every cut
 /// lands on a char boundary.
 #[derive(Clone, Debug)]
 pub struct Pairs<'a> {
@@ -65,7 +66,8 @@ impl<'a> Iterator for Pairs<'a> {
         while !self.rest.is_empty() {
             let bytes = self.rest.as_bytes();
             let end = memchr::memchr(b';', bytes).unwrap_or(bytes.len());
-            let eq = memchr::memchr(b'=', &bytes[..end]);
+            // Names are short: a plain scan finds the `=` before a vector search would pay off.
+            let eq = bytes[..end].iter().position(|&b| b == b'=');
             let part = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
             let raw = trim_ws(part);
