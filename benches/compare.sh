@@ -351,7 +351,7 @@ for kind in ("wrk", "rate", "tls", "h2"):
             for name in ("nginx", "nginx+lua", "consentry"):
                 if (kind, c, name) in med:
                     t = med[(kind, c, name)]
-                    print(f"  added over the direct origin by {name}: p50 +{(t[1]-o[1])*1000:.0f} us, p99 +{(t[2]-o[2])*1000:.0f} us")
+                    print(f"  added over the direct origin by {name}: p50 {(t[1]-o[1])*1000:+.0f} us, p99 {(t[2]-o[2])*1000:+.0f} us")
 if any(v[4] for v in med.values()):
     print("\nsome requests failed (see the errors column)")
     sys.exit(1)
