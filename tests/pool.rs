@@ -25,7 +25,7 @@ struct Counts {
 }
 
 /// An HTTP/1.1 upstream that counts its connections. `/close` answers with `Connection: close`,
-/// `/304` with 304, `/big` with 256 KiB; everything else with a short body and a Set-Cookie.
+/// `/304` with 304, `/big` with 256 KiB, `/huge` with 64 MiB; everything else with a short body and a Set-Cookie.
 async fn counting_upstream() -> (SocketAddr, Arc<Counts>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -49,6 +49,9 @@ async fn counting_upstream() -> (SocketAddr, Arc<Counts>) {
                             full("")
                         }
                         "/big" => full(vec![b'x'; 256 * 1024]),
+                        // More than loopback's socket buffers can hold (at most 32 MiB received
+                        // and 4 MiB sent here), so a client that stops reading stops the relay.
+                        "/huge" => full(vec![b'x'; 64 << 20]),
                         _ => full("hello"),
                     };
                     Ok::<_, Infallible>(r.body(body).unwrap())
@@ -230,7 +233,9 @@ async fn a_client_that_leaves_mid_body_does_not_return_the_connection() {
     let p = proxy(up, "").await;
     let addr = p.http.unwrap();
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+    // 256 KiB can fit in the sockets' buffers whole, and then the exchange ends cleanly and its
+    // connection is rightly reused: the body must be larger than they can hold.
+    s.write_all(b"GET /huge HTTP/1.1\r\nHost: a\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 1024];
