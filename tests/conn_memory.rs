@@ -97,12 +97,9 @@ async fn one(s: &mut TcpStream) {
 #[tokio::test]
 async fn keep_alive_requests_allocate_no_buffer_again() {
     let up = upstream().await;
-    let config = config_text(up, "")
-        .lines()
-        .filter(|l| !l.starts_with("http1 =") && !l.starts_with("workers ="))
-        .map(|l| format!("{l}\n"))
-        .collect::<String>()
-        .replace("[server]\n", "[server]\nhttp1 = \"fast\"\nworkers = 1\n");
+    // One worker: the connection's buffers are the ones measured.
+    let config = fast_config(up).replace("workers = 2", "workers = 1");
+    assert!(config.contains("workers = 1"));
     let p = proxy_with(&config, Default::default()).await;
     let mut s = TcpStream::connect(p.http.unwrap()).await.unwrap();
     for _ in 0..5 {

@@ -19,16 +19,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 use common::*;
 
-/// The test configuration on the own path, whatever `CONSENTRY_TEST_HTTP1` says.
-fn fast_config(up: SocketAddr) -> String {
-    let text: String = config_text(up, "")
-        .lines()
-        .filter(|l| !l.starts_with("http1 ="))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    text.replace("[server]\n", "[server]\nhttp1 = \"fast\"\n")
-}
-
 /// A hyper upstream that records each request's path and body, and answers `ok`.
 async fn recording() -> (SocketAddr, Arc<Mutex<Vec<(String, String)>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -25,7 +25,8 @@ struct Counts {
 }
 
 /// An HTTP/1.1 upstream that counts its connections. `/close` answers with `Connection: close`,
-/// `/304` with 304, `/big` with 256 KiB, `/huge` with 64 MiB; everything else with a short body and a Set-Cookie.
+/// `/304` with 304, `/big` with 256 KiB, `/huge` with 64 MiB; everything else with a short body
+/// and a Set-Cookie.
 async fn counting_upstream() -> (SocketAddr, Arc<Counts>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -91,7 +91,8 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// The position of `name` in [`HOP_BY_HOP`]. Header names are lower case, so comparing the
 /// text (by length first) is exact and cheaper than nine `HeaderName` comparisons.
 fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
-    hop_by_hop_text(name.as_str())
+    let name = name.as_str();
+    HOP_BY_HOP_TEXT.iter().position(|h| *h == name)
 }
 
 /// Whether a header name, in any case, is one of [`HOP_BY_HOP`] (for heads parsed from bytes).
@@ -99,20 +100,6 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     HOP_BY_HOP_TEXT
         .iter()
         .any(|h| h.len() == name.len() && h.eq_ignore_ascii_case(name))
-}
-
-fn hop_by_hop_text(name: &str) -> Option<usize> {
-    Some(match name {
-        "connection" => 0,
-        "keep-alive" => 1,
-        "proxy-connection" => 2,
-        "proxy-authenticate" => 3,
-        "proxy-authorization" => 4,
-        "te" => 5,
-        "transfer-encoding" => 6,
-        "upgrade" => 7,
-        _ => return None,
-    })
 }
 
 /// Whether the request asks for `TE: trailers`, the one `TE` value a proxy passes on (gRPC uses it).

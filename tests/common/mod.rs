@@ -135,6 +135,16 @@ cookies = ["_fbp", "IDE", "_gcl_*"]
     ))
 }
 
+/// [`config_text`] on the own HTTP/1.1 path, whatever `CONSENTRY_TEST_HTTP1` says.
+pub fn fast_config(up: SocketAddr) -> String {
+    let text: String = config_text(up, "")
+        .lines()
+        .filter(|l| !l.starts_with("http1 ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.replace("[server]\n", "[server]\nhttp1 = \"fast\"\n")
+}
+
 pub async fn proxy_with(text: &str, opts: server::Options) -> Running {
     let config = Config::from_str(Path::new("test.toml"), &with_http1(text))
         .unwrap_or_else(|e| panic!("{e}"));
